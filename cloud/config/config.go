@@ -58,9 +58,24 @@ type Camera struct {
 
 // Store selects and sets up the store role.
 type Store struct {
-	Provider string `toml:"provider,omitempty"` // "local" (default)
+	Provider string `toml:"provider,omitempty"` // "local" (default) or "s3"
 	// Dir is the local store's folder; default <data>/photos.
 	Dir string `toml:"dir,omitempty"`
+	S3  S3     `toml:"s3"`
+}
+
+// S3 sets up the Amazon S3 store. Credentials come only from the AWS SDK's
+// standard chain (environment, shared config and AWS_PROFILE, SSO, instance
+// roles); the app never stores them.
+type S3 struct {
+	Bucket string `toml:"bucket,omitempty"`
+	Prefix string `toml:"prefix,omitempty"` // prepended to every key
+	Region string `toml:"region,omitempty"`
+	// Endpoint and PathStyle point the store at an S3-compatible server.
+	Endpoint     string `toml:"endpoint,omitempty"`
+	PathStyle    bool   `toml:"path_style,omitempty"`
+	CreateBucket bool   `toml:"create_bucket,omitempty"`
+	Profile      string `toml:"profile,omitempty"` // a profile of the shared AWS config
 }
 
 // Labeller selects and sets up the labeller role.
@@ -71,14 +86,44 @@ type Labeller struct {
 	// ModelDir holds the on-device model; default: found next to the program.
 	ModelDir string `toml:"model_dir,omitempty"`
 	// Faces adds face detection to the on-device labeller.
-	Faces bool `toml:"faces,omitempty"`
+	Faces  bool   `toml:"faces,omitempty"`
+	Vision Vision `toml:"vision"`
+}
+
+// Vision sets up Google Cloud Vision. Credentials come from Application
+// Default Credentials or the key file named here (a path, never the key).
+type Vision struct {
+	// Endpoint is host:port of the API; empty means Google's.
+	Endpoint        string `toml:"endpoint,omitempty"`
+	CredentialsFile string `toml:"credentials_file,omitempty"`
+	// Insecure talks plain gRPC without TLS or credentials: only for a local
+	// Vision-compatible server on loopback.
+	Insecure   bool   `toml:"insecure,omitempty"`
+	MaxResults int    `toml:"max_results,omitempty"`
+	Objects    bool   `toml:"objects,omitempty"` // also OBJECT_LOCALIZATION (boxes)
+	Faces      bool   `toml:"faces,omitempty"`   // also FACE_DETECTION
+	Timeout    string `toml:"timeout,omitempty"` // overall deadline per photo, e.g. "30s"
 }
 
 // Catalogue selects and sets up the catalogue role.
 type Catalogue struct {
-	Provider string `toml:"provider,omitempty"` // "sqlite" (default)
+	Provider string `toml:"provider,omitempty"` // "sqlite" (default) or "cosmos"
 	// Path is the SQLite file; default <data>/catalogue.db.
-	Path string `toml:"path,omitempty"`
+	Path   string `toml:"path,omitempty"`
+	Cosmos Cosmos `toml:"cosmos"`
+}
+
+// Cosmos sets up Azure Cosmos DB (NoSQL API). The account key comes from the
+// environment or the OS keyring, never from this file; or Microsoft Entra ID
+// is used through the Azure SDK's default credential chain.
+type Cosmos struct {
+	Endpoint  string `toml:"endpoint,omitempty"` // https://ACCOUNT.documents.azure.com:443/
+	Database  string `toml:"database,omitempty"`
+	Container string `toml:"container,omitempty"`
+	Auth      string `toml:"auth,omitempty"` // "key" (default) or "entra"
+	// CACert is a PEM file of an extra certificate authority to trust, for a
+	// local Cosmos-compatible server with its own certificate.
+	CACert string `toml:"ca_cert,omitempty"`
 }
 
 // DefaultThreshold is the label score below which labels are dropped.
@@ -123,9 +168,9 @@ func (c *Config) validate() error {
 		role, got string
 		ok        []string
 	}{
-		{"store", c.Store.Provider, []string{"", "local"}},
-		{"labeller", c.Labeller.Provider, []string{"", "ondevice"}},
-		{"catalogue", c.Catalogue.Provider, []string{"", "sqlite"}},
+		{"store", c.Store.Provider, []string{"", "local", "s3"}},
+		{"labeller", c.Labeller.Provider, []string{"", "ondevice", "vision"}},
+		{"catalogue", c.Catalogue.Provider, []string{"", "sqlite", "cosmos"}},
 	}
 	for _, ch := range checks {
 		if !contains(ch.ok, ch.got) {
@@ -238,6 +283,9 @@ func (c *Config) Open(ctx context.Context) (*Roles, error) {
 
 // OpenStore opens the configured store.
 func (c *Config) OpenStore(ctx context.Context) (cloud.Store, error) {
+	if c.Store.Provider == "s3" {
+		return openS3(ctx, &c.Store.S3)
+	}
 	dir := c.Store.Dir
 	if dir == "" {
 		dir = filepath.Join(c.DataDir, "photos")
@@ -247,6 +295,9 @@ func (c *Config) OpenStore(ctx context.Context) (cloud.Store, error) {
 
 // OpenCatalogue opens the configured catalogue.
 func (c *Config) OpenCatalogue(ctx context.Context) (cloud.Catalogue, error) {
+	if c.Catalogue.Provider == "cosmos" {
+		return openCosmos(ctx, &c.Catalogue.Cosmos)
+	}
 	p := c.Catalogue.Path
 	if p == "" {
 		p = filepath.Join(c.DataDir, "catalogue.db")
@@ -256,6 +307,9 @@ func (c *Config) OpenCatalogue(ctx context.Context) (cloud.Catalogue, error) {
 
 // OpenLabeller opens the configured labeller.
 func (c *Config) OpenLabeller(ctx context.Context) (cloud.Labeller, error) {
+	if c.Labeller.Provider == "vision" {
+		return openVision(ctx, &c.Labeller.Vision, c.Threshold())
+	}
 	return ondevice.Open(ondevice.Options{
 		ModelDir:  c.Labeller.ModelDir,
 		Threshold: c.Threshold(),
