@@ -67,6 +67,18 @@ type Object struct {
 	ModTime     time.Time
 }
 
+// WebURLer is a store whose objects also have an https address.
+type WebURLer interface {
+	WebURL(key string) string
+}
+
+// Presigner is a store that can hand out a short-lived URL to read an object
+// (for showing a private photo). The URL is a credential: show it, never
+// store or log it.
+type Presigner interface {
+	Presign(ctx context.Context, key string, ttl time.Duration) (string, error)
+}
+
 // Labeller describes what a photo shows.
 type Labeller interface {
 	// Label returns the labels found in the photo, best first, with scores in
@@ -116,9 +128,12 @@ type Box struct {
 type Record struct {
 	// ID is derived from the photo's content (see RecordID), so importing the
 	// same photo twice leaves one record.
-	ID          string    `json:"id"`
-	SHA256      string    `json:"sha256"`
-	URL         string    `json:"url"`
+	ID     string `json:"id"`
+	SHA256 string `json:"sha256"`
+	URL    string `json:"url"`
+	// WebURL is the https form of URL where the store has one. Like URL it
+	// is unsigned: private objects are viewed through a Presigner.
+	WebURL      string    `json:"webUrl,omitempty"`
 	Key         string    `json:"key"`
 	ContentType string    `json:"contentType"`
 	Bytes       int64     `json:"bytes"`

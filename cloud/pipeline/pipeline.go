@@ -72,8 +72,9 @@ type Job struct {
 	Height      int           `json:"height"`
 	CreatedAt   time.Time     `json:"createdAt"`
 	URL         string        `json:"url,omitempty"` // set once stored
-	Stored      bool          `json:"stored"`        // the store holds the original
-	Labelled    bool          `json:"labelled"`      // Labels is final
+	WebURL      string        `json:"webUrl,omitempty"`
+	Stored      bool          `json:"stored"`   // the store holds the original
+	Labelled    bool          `json:"labelled"` // Labels is final
 	Labels      []cloud.Label `json:"labels,omitempty"`
 	Labeller    string        `json:"labeller,omitempty"`
 	Record      *cloud.Record `json:"record,omitempty"` // set once recorded
@@ -237,6 +238,9 @@ func (p *Pipeline) Run(ctx context.Context, job *Job, watch func(Event)) error {
 		if job.URL == "" {
 			job.URL = p.Store.URL(job.Key)
 		}
+		if w, ok := p.Store.(cloud.WebURLer); ok {
+			job.WebURL = w.WebURL(job.Key)
+		}
 		notify(watch, Event{Step: StepStore, State: StateDone})
 		slog.Debug("stored", "key", job.Key, "bytes", job.Bytes)
 	}
@@ -281,6 +285,7 @@ func (j *Job) record(owner, store string) *cloud.Record {
 		ID:          j.ID,
 		SHA256:      j.SHA256,
 		URL:         j.URL,
+		WebURL:      j.WebURL,
 		Key:         j.Key,
 		ContentType: j.ContentType,
 		Bytes:       j.Bytes,

@@ -27,6 +27,12 @@ type ratio struct {
 var ratios = []ratio{
 	{what: "labelling: project / ONNX Runtime direct", ours: "Label", base: "DirectORT",
 		metric: "ns/op", goal: 1.2},
+	{what: "S3 upload 1 MiB: project / aws s3 cp (MB/s)", ours: "S3Upload/1MiB",
+		base: "AWSCLIUpload/1MiB", metric: "MB/s", goal: 1.0, higherGood: true},
+	{what: "S3 upload 50 MiB: project / aws s3 cp (MB/s)", ours: "S3Upload/50MiB",
+		base: "AWSCLIUpload/50MiB", metric: "MB/s", goal: 1.0, higherGood: true},
+	{what: "labels via local Vision server / on-device direct", ours: "VisionRoundTrip",
+		base: "OnDeviceDirect", metric: "ns/op", goal: 1.1},
 }
 
 // goals on single figures.
