@@ -1,0 +1,69 @@
+# Multi-Cloud. Two commands on a fresh Debian machine:
+#   make run    installs what is missing, fetches the model, opens the window
+#   make test   the whole test suite (what CI runs)
+# Other targets: build, assets, bench, screenshot, deps, clean.
+
+SHELL := /bin/bash
+GO ?= go
+BIN := multicloud
+# Fyne reads the locale at start-up and complains about a bare "C".
+export LANG ?= en_US.UTF-8
+
+# Debian packages the build needs: a C compiler and the X11/OpenGL headers for
+# Fyne (cgo), the kernel video headers come with gcc. Xvfb and friends run the
+# window without a display for screenshots and UI checks.
+APT_BUILD := gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-dev \
+	libxinerama-dev libxi-dev libxxf86vm-dev libwayland-dev libxkbcommon-dev
+APT_RUN := xvfb xauth libgl1-mesa-dri imagemagick xdotool
+APT_ALL := $(APT_BUILD) $(APT_RUN)
+
+.PHONY: all run build test vet bench deps clean emulators
+
+all: build
+
+include assets/assets.mk
+
+# deps installs the Debian packages that are missing (as root, or via sudo).
+# npm (for `npm pack` of the model) is taken from Debian only when the machine
+# has no npm of its own: Debian's would conflict with a Node.js already there.
+# The AWS CLI is only for the tests that check S3 objects interoperate with it.
+deps:
+	@missing=$$(for p in $(APT_ALL); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
+	command -v aws >/dev/null || missing="$$missing awscli"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing: $$missing"; \
+		sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$sudo apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+build: deps assets
+	$(GO) build -o $(BIN) .
+
+# run opens the window on the embedded default (local folder, on-device
+# model, SQLite). Without a display it says so; use `make screenshot` there.
+run: build
+	./$(BIN)
+
+vet:
+	@bad=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$bad" ]; then echo "gofmt would change: $$bad"; exit 1; fi
+	$(GO) vet ./...
+
+# emulators installs the local stand-ins for S3 and Cosmos DB that the tests
+# start on 127.0.0.1 (versions pinned in .ci/emulators/package.json).
+EMULATORS := .ci/emulators/node_modules/.package-lock.json
+emulators: $(EMULATORS)
+$(EMULATORS): .ci/emulators/package.json .ci/emulators/package-lock.json
+	cd .ci/emulators && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test: deps assets emulators vet
+	$(GO) test -count=1 ./...
+
+bench: deps assets
+	$(GO) run ./assets/bench
+
+clean:
+	rm -f $(BIN) $(BIN).exe
