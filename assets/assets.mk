@@ -12,13 +12,20 @@
 #     cloud/ondevice/tfjs2onnx converts it to assets/models/centernet.onnx.
 #   onnxruntime-node 1.30.0 (npm, MIT licence, © Microsoft Corporation)
 #     Only the ONNX Runtime shared library for the build host is used
-#     (package/bin/napi-v6/<os>/<arch>/), loaded by github.com/yalue/onnxruntime_go.
+#     (package/bin/napi-v6/<os>/<arch>/), loaded at run time by
+#     github.com/yalue/onnxruntime_go.
 #     npm is used because it is a registry every developer machine and CI
 #     reaches; the Node binding in the package is not used.
-#   Both licences are put beside the files (LICENSE.human, LICENSE.onnxruntime)
-#   so that a package of the app can carry them. onnxruntime-node ships no
-#   licence file (its package.json says MIT and its README points to the
-#   repository's), so that one is written from ASSETS_ORT_LICENSE below.
+#   github.com/esimov/pigo v1.4.6 (Go module, MIT licence, © Endre Simo)
+#     Its face detection cascade, cascade/facefinder (about 230 KB), for the
+#     labeller's optional "face" label. It is data inside another module, which
+#     go:embed cannot reach, so it is copied from the Go module cache (the module
+#     proxy's checksum database vouches for the module; the file's own SHA-256
+#     is checked too). pigo's code is compiled in as an ordinary dependency.
+#   The licences are put beside the files (LICENSE.human, LICENSE.onnxruntime,
+#   LICENSE.pigo) so that a package of the app can carry them. onnxruntime-node
+#   ships no licence file (its package.json says MIT and its README points to
+#   the repository's), so that one is written from ASSETS_ORT_LICENSE below.
 #
 # How
 #   `npm pack` downloads each tarball into assets/.cache. Its SHA-256 is checked
@@ -46,6 +53,9 @@ ASSETS_ORT_VER    := 1.30.0
 ASSETS_ORT_TGZ    := $(ASSETS_CACHE)/onnxruntime-node-$(ASSETS_ORT_VER).tgz
 ASSETS_ORT_SHA256 := 6e3390d6b783e7be946fad629292799da28d0b42f84856e50d2c1b0383291e75
 
+ASSETS_PIGO_MOD    := github.com/esimov/pigo@v1.4.6
+ASSETS_PIGO_SHA256 := d8014993e7298c7b1865d1f8b855d6dbf4ec5c808bf879e2091ab6837abf90cd
+
 ASSETS_GOOS   ?= $(shell go env GOOS)
 ASSETS_GOARCH ?= $(shell go env GOARCH)
 
@@ -60,7 +70,8 @@ ASSETS_ORT_SRC  := package/bin/napi-v6/$(ASSETS_ORT_OS)/$(ASSETS_ORT_ARCH)/$(ASS
 ASSETS_SHA256SUM ?= $(shell command -v sha256sum >/dev/null 2>&1 && echo sha256sum \
                     || echo "shasum -a 256")
 
-ASSETS_FILES := $(ASSETS_MODELS)/centernet.onnx $(ASSETS_MODELS)/$(ASSETS_ORT_LIB)
+ASSETS_FILES := $(ASSETS_MODELS)/centernet.onnx $(ASSETS_MODELS)/$(ASSETS_ORT_LIB) \
+                $(ASSETS_MODELS)/facefinder
 
 .PHONY: assets assets-clean
 assets: $(ASSETS_FILES)
@@ -110,6 +121,16 @@ $(ASSETS_MODELS)/$(ASSETS_ORT_LIB): $(ASSETS_ORT_TGZ)
 	cp $(ASSETS_CACHE)/ort/$(ASSETS_ORT_SRC) $@.tmp && mv $@.tmp $@
 	@printf '%s\n' "$$ASSETS_ORT_LICENSE" > $(ASSETS_MODELS)/LICENSE.onnxruntime
 	@rm -rf $(ASSETS_CACHE)/ort
+
+$(ASSETS_MODELS)/facefinder:
+	@mkdir -p $(ASSETS_MODELS)
+	go mod download $(ASSETS_PIGO_MOD)
+	cp "$$(go env GOMODCACHE)/$(ASSETS_PIGO_MOD)/cascade/facefinder" $@.tmp
+	@chmod 644 $@.tmp
+	$(call assets_verify,$@.tmp,$(ASSETS_PIGO_SHA256))
+	@cp "$$(go env GOMODCACHE)/$(ASSETS_PIGO_MOD)/LICENSE" $(ASSETS_MODELS)/LICENSE.pigo
+	@chmod 644 $(ASSETS_MODELS)/LICENSE.pigo
+	@mv $@.tmp $@
 
 # ONNX Runtime's licence (the MIT licence of github.com/microsoft/onnxruntime).
 define ASSETS_ORT_LICENSE

@@ -292,12 +292,6 @@ func (l *Labeller) Label(ctx context.Context, p *cloud.Photo) ([]cloud.Label, er
 	if err != nil {
 		return nil, err
 	}
-	if l.faces != nil {
-		if err := ctx.Err(); err != nil {
-			return nil, ctxErr(op, err)
-		}
-		labels = append(labels, l.faces.find(p.Image)...)
-	}
 	return cloud.MergeLabels(labels, l.threshold), nil
 }
 
@@ -324,7 +318,16 @@ func (l *Labeller) detect(ctx context.Context, p *cloud.Photo) ([]cloud.Label, e
 	if err := ctx.Err(); err != nil {
 		return nil, ctxErr(op, err)
 	}
-	return l.decode(l.output.GetData()), nil
+	labels := l.decode(l.output.GetData())
+	if l.faces != nil {
+		// Faces are found in the same resampled input, still unchanged in
+		// the input tensor: ONNX Runtime only reads it.
+		labels = append(labels, l.faces.find(l.input.GetData(), inputSize, l.resize.content)...)
+		if err := ctx.Err(); err != nil {
+			return nil, ctxErr(op, err)
+		}
+	}
+	return labels, nil
 }
 
 // run runs the session, terminating it early if ctx ends meanwhile.

@@ -303,6 +303,50 @@ func TestOpenMissing(t *testing.T) {
 	}
 }
 
+func TestFaces(t *testing.T) {
+	if d := FindModelDir(); d != "" {
+		if _, err := os.Stat(filepath.Join(d, FaceCascadeFile)); err != nil {
+			t.Skipf("face cascade not in %s; run `make assets`", d)
+		}
+	}
+	l := openForTest(t, Options{Faces: true})
+	if !strings.Contains(l.Name(), "face") {
+		t.Errorf("Name %q does not say that faces are detected", l.Name())
+	}
+	ctx := context.Background()
+	labels, err := l.Label(ctx, roletest.LoadPhoto(t, "astronaut.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("astronaut.png: %s", describe(labels))
+	var face *cloud.Label
+	for i := range labels {
+		if labels[i].Name == "face" {
+			face = &labels[i]
+		}
+	}
+	if face == nil || face.Box == nil {
+		t.Fatalf("astronaut.png: no face with a box in %v", describe(labels))
+	}
+	// The astronaut's face is in the upper middle of the portrait.
+	b := face.Box
+	cx, cy := b.X+b.W/2, b.Y+b.H/2
+	if cx < 0.3 || cx > 0.6 || cy < 0.1 || cy > 0.4 || b.W > 0.4 {
+		t.Errorf("face box %+v is not where the astronaut's face is", *b)
+	}
+	for _, f := range []string{"coffee.png", "horse.png", "coins.png"} {
+		labels, err := l.Label(ctx, roletest.LoadPhoto(t, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, lb := range labels {
+			if lb.Name == "face" {
+				t.Errorf("%s: a face with score %.2f", f, lb.Score)
+			}
+		}
+	}
+}
+
 func TestFindModelDirEnv(t *testing.T) {
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, ModelFile), nil, 0o644); err != nil {
