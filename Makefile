@@ -62,8 +62,13 @@ $(EMULATORS): .ci/emulators/package.json .ci/emulators/package-lock.json
 test: deps assets emulators vet
 	$(GO) test -count=1 ./...
 
-bench: deps assets
-	$(GO) run ./assets/bench
+# bench runs every benchmark (the local servers start on loopback as in the
+# tests) and prints a table of the figures with the project's goals.
+bench: deps assets emulators
+	@mkdir -p out
+	$(GO) test -run '^$$' -bench . -benchmem ./... 2>&1 | tee out/bench.txt
+	@echo
+	@$(GO) run ./internal/benchtable < out/bench.txt
 
 clean:
 	rm -f $(BIN) $(BIN).exe
