@@ -48,7 +48,7 @@ type Source interface {
 type Shot struct {
 	Data        []byte // encoded photo, ready to store or upload
 	ContentType string // MIME type of Data, e.g. "image/jpeg"
-	Name        string // suggested file name, e.g. "photo-20240131-154502.jpg"
+	Name        string // suggested file name, e.g. "photo-20240131-154502-073.jpg"
 	// Image is the decoded photo. The source does not modify it after Snapshot returns;
 	// for a file source it is the decoded original and should be treated as read-only.
 	Image image.Image

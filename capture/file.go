@@ -206,7 +206,7 @@ func fit(dst *image.RGBA, src image.Image) {
 
 // Snapshot returns the file of the photo shown in the latest frame, byte for byte.
 func (f *fileSource) Snapshot(ctx context.Context) (Shot, error) {
-	tag, err := f.snapshotTag(ctx)
+	_, tag, err := f.current(ctx, false)
 	if err != nil {
 		return Shot{}, err
 	}

@@ -75,7 +75,7 @@ func (s *stream) back(w, h int) *image.RGBA {
 	return img
 }
 
-// publish makes img the latest frame; tag travels with it (see snapshotTag). The producer
+// publish makes img the latest frame; tag travels with it (see current). The producer
 // must not touch img afterwards.
 func (s *stream) publish(img *image.RGBA, tag any) {
 	s.mu.Lock()
@@ -167,44 +167,40 @@ func (s *stream) ReadFrame(ctx context.Context, dst *image.RGBA) (*image.RGBA, e
 	}
 }
 
-// waitFirst blocks until a frame exists, the stream ends or ctx is done.
-func (s *stream) waitFirst(ctx context.Context) error {
+// current waits until a frame exists, the stream ends or ctx is done; then it returns the
+// tag of the latest frame and, when copyFrame is set, a private copy of the frame.
+func (s *stream) current(ctx context.Context, copyFrame bool) (*image.RGBA, any, error) {
 	select {
 	case <-s.first:
 	case <-s.done:
 	case <-ctx.Done():
-		return ctx.Err()
+		return nil, nil, ctx.Err()
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// Checked under mu: Close may have run since first was closed, and it drops the frame.
 	switch {
 	case s.closed:
-		return ErrClosed
+		return nil, nil, ErrClosed
 	case s.err != nil:
-		return s.err
+		return nil, nil, s.err
+	case s.latest == nil: // unreachable: first is closed only after a frame is published
+		return nil, nil, ErrClosed
 	}
-	return nil
-}
-
-// snapshotTag returns the tag published with the latest frame.
-func (s *stream) snapshotTag(ctx context.Context) (any, error) {
-	if err := s.waitFirst(ctx); err != nil {
-		return nil, err
+	var img *image.RGBA
+	if copyFrame {
+		img = copyRGBA(nil, s.latest)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.tag, nil
+	return img, s.tag, nil
 }
 
 // Snapshot encodes a copy of the latest frame as JPEG; sources with better originals (the
 // file source) provide their own.
 func (s *stream) Snapshot(ctx context.Context) (Shot, error) {
-	if err := s.waitFirst(ctx); err != nil {
+	img, _, err := s.current(ctx, true)
+	if err != nil {
 		return Shot{}, err
 	}
-	s.mu.Lock()
-	img := copyRGBA(nil, s.latest)
-	s.mu.Unlock()
 	var buf bytes.Buffer
 	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 92}); err != nil {
 		return Shot{}, fmt.Errorf("capture: encode photo: %w", err)
@@ -212,9 +208,16 @@ func (s *stream) Snapshot(ctx context.Context) (Shot, error) {
 	return Shot{
 		Data:        buf.Bytes(),
 		ContentType: "image/jpeg",
-		Name:        time.Now().Format("photo-20060102-150405.jpg"),
+		Name:        photoName(time.Now()),
 		Image:       img,
 	}, nil
+}
+
+// photoName names a photo after the moment it was taken, to the millisecond so that two
+// photos taken in one second do not overwrite each other.
+func photoName(t time.Time) string {
+	return fmt.Sprintf("photo-%s-%03d.jpg", t.Format("20060102-150405"),
+		t.Nanosecond()/int(time.Millisecond))
 }
 
 func (s *stream) Info() Info {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"image"
 	"image/jpeg"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -100,7 +101,8 @@ func TestSyntheticSnapshotIsJPEG(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if shot.ContentType != "image/jpeg" || shot.Name == "" || shot.Image == nil {
+	if shot.ContentType != "image/jpeg" || !strings.HasPrefix(shot.Name, "photo-") ||
+		!strings.HasSuffix(shot.Name, ".jpg") || shot.Image == nil {
 		t.Fatalf("shot %q %q image %v", shot.ContentType, shot.Name, shot.Image != nil)
 	}
 	img, err := jpeg.Decode(bytes.NewReader(shot.Data))
