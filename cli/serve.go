@@ -1,0 +1,112 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+
+	"github.com/multicloud/multicloud/cloud/config"
+	"github.com/multicloud/multicloud/cloud/ondevice"
+	"github.com/multicloud/multicloud/cloud/visionserver"
+)
+
+// serveUsage is printed for `multicloud serve` without an API to serve.
+const serveUsage = `Usage:
+  multicloud serve vision [--addr HOST:PORT] [--public]
+        serve the Google Cloud Vision API (BatchAnnotateImages) with the
+        on-device model, until interrupted. Default address %s;
+        an address other machines can reach needs --public.
+`
+
+func init() {
+	commands["serve"] = command{flags: serveFlags, run: runServe}
+}
+
+type serveOpts struct {
+	// fs is kept so that the flags after the API's name ("serve vision
+	// --addr …") are parsed too: the flag package stops at "vision".
+	fs     *flag.FlagSet
+	addr   *string
+	public *bool
+}
+
+func serveFlags(fs *flag.FlagSet) any {
+	return &serveOpts{
+		fs:     fs,
+		addr:   fs.String("addr", visionserver.DefaultAddr, "address to listen on"),
+		public: fs.Bool("public", false, "allow an address other machines can reach"),
+	}
+}
+
+func runServe(ctx context.Context, g *Globals, env Env, o any, args []string) error {
+	opts := o.(*serveOpts)
+	if len(args) == 0 || args[0] != "vision" {
+		fmt.Fprintf(env.Stderr, serveUsage, visionserver.DefaultAddr)
+		return errUsage
+	}
+	if err := opts.fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return errUsage
+	}
+	if opts.fs.NArg() > 0 {
+		fmt.Fprintf(env.Stderr, "multicloud serve vision: unexpected argument %q\n",
+			opts.fs.Arg(0))
+		return errUsage
+	}
+	cfg, err := loadConfig(g, env)
+	if err != nil {
+		return err
+	}
+	// A server says where it listens and what it refuses, so it logs at
+	// info level where the other commands keep quiet.
+	level := slog.LevelInfo
+	if g.Verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level}))
+
+	// The address is checked before the model is loaded, so that a wrong
+	// one is reported at once.
+	lis, err := visionserver.Listen(*opts.addr, *opts.public)
+	if err != nil {
+		return err
+	}
+	defer lis.Close()
+	l, faces, err := openServeLabeller(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+
+	srv := visionserver.New(l, visionserver.Options{Faces: faces, Logger: log})
+	log.Info("serving the Cloud Vision API", "addr", lis.Addr().String(),
+		"labeller", l.Name(), "faces", faces)
+	err = visionserver.Serve(ctx, lis, srv)
+	log.Info("stopped", "addr", lis.Addr().String())
+	return err
+}
+
+// openServeLabeller opens the on-device model with the settings' model
+// folder and threshold, with faces when this build and its model folder have
+// the face detector, so that the server offers FACE_DETECTION when it can.
+func openServeLabeller(cfg *config.Config, log *slog.Logger) (*ondevice.Labeller, bool,
+	error) {
+	opts := ondevice.Options{ModelDir: cfg.Labeller.ModelDir, Threshold: cfg.Threshold(),
+		Faces: true}
+	l, err := ondevice.Open(opts)
+	if err == nil {
+		return l, true, nil
+	}
+	opts.Faces = false
+	l, err2 := ondevice.Open(opts)
+	if err2 != nil {
+		return nil, false, err2
+	}
+	log.Info("face detection is not available; FACE_DETECTION gets a per-image error",
+		"reason", err.Error())
+	return l, false, nil
+}
