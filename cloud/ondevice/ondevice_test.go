@@ -8,9 +8,11 @@ import (
 	"image/draw"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	ort "github.com/yalue/onnxruntime_go"
 
@@ -251,6 +253,31 @@ func maxDiff(a, b []float32) float32 {
 	return d
 }
 
+// TestDeadlineDuringRun ends the context while the model runs: the run is
+// terminated, the error says deadline, and the labeller still works after.
+func TestDeadlineDuringRun(t *testing.T) {
+	l := openForTest(t, Options{})
+	p := roletest.LoadPhoto(t, "coffee.png")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := l.Label(ctx, p)
+	if err == nil {
+		t.Skip("the model ran within 5 ms; nothing to terminate")
+	}
+	if cloud.CodeOf(err) != cloud.DeadlineExceeded {
+		t.Errorf("code %v, want DeadlineExceeded (%v)", cloud.CodeOf(err), err)
+	}
+	t.Logf("returned after %v: %v", time.Since(start), err)
+	labels, err := l.Label(context.Background(), p)
+	if err != nil {
+		t.Fatalf("Label after a terminated run: %v", err)
+	}
+	if len(labels) == 0 || labels[0].Name != "cup" {
+		t.Errorf("after a terminated run coffee.png gave %v", describe(labels))
+	}
+}
+
 func TestConcurrent(t *testing.T) {
 	l := openForTest(t, Options{})
 	files := []string{"coffee.png", "chelsea.png", "astronaut.png", "horse.png"}
@@ -372,44 +399,88 @@ func BenchmarkLabel(b *testing.B) {
 	}
 }
 
-// BenchmarkDirectORT is the bare model run through onnxruntime_go with the
-// same session options and the same prepared input: the floor that
-// BenchmarkLabel is measured against (goal: Label ≤ 1.2× this).
-func BenchmarkDirectORT(b *testing.B) {
-	l := openForTest(b, Options{}) // loads the environment, finds the files
-	dir := FindModelDir()
-	p := roletest.LoadPhoto(b, "coffee.png")
+// directSession is ONNX Runtime driven straight through onnxruntime_go on
+// the labeller's model, with the same session options and an input tensor
+// prepared once from coffee.png.
+type directSession struct {
+	s       *ort.AdvancedSession
+	in, out *ort.Tensor[float32]
+}
 
-	in, err := ort.NewEmptyTensor[float32](ort.NewShape(1, 3, inputSize, inputSize))
-	if err != nil {
+func newDirectSession(b *testing.B, l *Labeller, p *cloud.Photo) *directSession {
+	b.Helper()
+	d := &directSession{}
+	var err error
+	if d.in, err = ort.NewEmptyTensor[float32](
+		ort.NewShape(1, 3, inputSize, inputSize)); err != nil {
 		b.Fatal(err)
 	}
-	defer in.Destroy()
-	if err := l.resize.resize(p.Image, in.GetData()); err != nil {
+	b.Cleanup(func() { d.in.Destroy() })
+	if err := newResizer(inputSize).resize(p.Image, d.in.GetData()); err != nil {
 		b.Fatal(err)
 	}
-	out, err := ort.NewEmptyTensor[float32](ort.NewShape(1, maxDetections, 6))
-	if err != nil {
+	if d.out, err = ort.NewEmptyTensor[float32](ort.NewShape(1, maxDetections, 6)); err != nil {
 		b.Fatal(err)
 	}
-	defer out.Destroy()
+	b.Cleanup(func() { d.out.Destroy() })
 	so, err := newSessionOptions()
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer so.Destroy()
-	s, err := ort.NewAdvancedSession(filepath.Join(dir, ModelFile),
-		[]string{inputName}, []string{outputName}, []ort.Value{in}, []ort.Value{out}, so)
+	d.s, err = ort.NewAdvancedSession(filepath.Join(FindModelDir(), ModelFile),
+		[]string{inputName}, []string{outputName}, []ort.Value{d.in}, []ort.Value{d.out}, so)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer s.Destroy()
+	b.Cleanup(func() { d.s.Destroy() })
+	return d
+}
+
+// BenchmarkDirectORT is the bare model run: the floor that BenchmarkLabel
+// is measured against (goal: Label ≤ 1.2× this).
+func BenchmarkDirectORT(b *testing.B) {
+	l := openForTest(b, Options{}) // loads the environment, finds the files
+	d := newDirectSession(b, l, roletest.LoadPhoto(b, "coffee.png"))
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := s.Run(); err != nil {
+		if err := d.s.Run(); err != nil {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkLabelVsDirect alternates one Label and one direct run per
+// iteration and reports the ratio of their medians. Run one after the
+// other, the two benchmarks above can see different machine load (CI and
+// the developers' machines share 2 cores); alternating cancels that out.
+func BenchmarkLabelVsDirect(b *testing.B) {
+	l := openForTest(b, Options{})
+	p := roletest.LoadPhoto(b, "coffee.png")
+	d := newDirectSession(b, l, p)
+	ctx := context.Background()
+	var label, direct []time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		if _, err := l.Label(ctx, p); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		if err := d.s.Run(); err != nil {
+			b.Fatal(err)
+		}
+		label, direct = append(label, t1.Sub(t0)), append(direct, time.Since(t1))
+	}
+	ml, md := median(label), median(direct)
+	b.ReportMetric(float64(ml)/1e6, "label-ms")
+	b.ReportMetric(float64(md)/1e6, "direct-ms")
+	b.ReportMetric(float64(ml)/float64(md), "ratio")
+}
+
+func median(d []time.Duration) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
 
 // BenchmarkPreprocess is the Go side alone, per image type.
