@@ -9,6 +9,12 @@
 // in assets/models. Nothing is fetched at run time: Open fails with a
 // FailedPrecondition error naming the missing file when the assets are not
 // there.
+//
+// Label letterboxes the photo onto the model's 512×512 input (see resizer),
+// runs the converted graph, whose output is already the top 100 candidate
+// boxes, drops those below the threshold, suppresses overlapping boxes and
+// merges the rest per class. With Options.Faces, pigo's cascade also looks
+// for faces in the same resampled input.
 package ondevice
 
 import (

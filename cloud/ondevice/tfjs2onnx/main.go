@@ -23,6 +23,10 @@
 // single output is TF.js's tower_0/detections: [1, K, 6] rows of
 // (x1, y1, x2, y2, score, class) in input pixels. Only the final
 // class-agnostic non-max suppression is left to Go.
+//
+// Checked against TF.js itself (tfjs-core, -converter and -backend-cpu 4.22
+// running the original model.json on the same input tensors from
+// chelsea.png and coffee.png): the detections agree within 2.2e-4.
 package main
 
 import (
