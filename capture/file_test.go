@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"image"
+	"image/color"
+	"image/gif"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -183,5 +185,47 @@ func TestFileSourceErrors(t *testing.T) {
 	if _, err := Open("file:"+filepath.Join(empty, "missing"), Options{}); !errors.As(err,
 		&pathErr) {
 		t.Errorf("missing folder: %v does not wrap the *os.PathError", err)
+	}
+}
+
+func TestFileSourceReadsWebPAndGIF(t *testing.T) {
+	dir := t.TempDir()
+	webp, err := os.ReadFile("testdata/blue-purple-pink.lossy.webp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var gifData bytes.Buffer
+	pal := image.NewPaletted(image.Rect(0, 0, 40, 30), color.Palette{color.Black, color.White})
+	if err := gif.Encode(&gifData, pal, nil); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{"a.webp": webp, "b.GIF": gifData.Bytes()}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src, err := openFiles(dir, Options{}, fileConfig{interval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	ctx := testContext(t)
+	want := map[string]string{"a.webp": "image/webp", "b.GIF": "image/gif"}
+	for len(want) > 0 {
+		if _, err := src.ReadFrame(ctx, nil); err != nil {
+			t.Fatalf("still waiting for %v: %v", want, err)
+		}
+		shot, err := src.Snapshot(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ct, ok := want[shot.Name]; ok {
+			if shot.ContentType != ct || !bytes.Equal(shot.Data, files[shot.Name]) {
+				t.Errorf("%s: content type %q, same bytes %v", shot.Name, shot.ContentType,
+					bytes.Equal(shot.Data, files[shot.Name]))
+			}
+			delete(want, shot.Name)
+		}
 	}
 }
