@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"image/color/palette"
 	"image/draw"
 	"os"
 	"path/filepath"
@@ -203,10 +204,19 @@ func TestImageTypes(t *testing.T) {
 		t.Errorf("sub-image differs from its copy by up to %v", d)
 	}
 
-	// YCbCr and Gray lose colour information, so compare each with its own
-	// generic-path rendering instead.
+	// YCbCr, Gray and Paletted lose colour information, and 16-bit images
+	// gain some, so compare each with its own generic-path rendering.
+	pal := image.NewPaletted(b, palette.Plan9)
+	draw.Draw(pal, b, p.Image, b.Min, draw.Src)
+	translucent := image.NewNRGBA64(b)
+	draw.Draw(translucent, b, p.Image, b.Min, draw.Src)
+	for i := 0; i < len(translucent.Pix); i += 8 {
+		translucent.Pix[i+6] = uint8(i / 8 % 256) // vary alpha, high byte
+	}
+	premul := image.NewRGBA64(b)
+	draw.Draw(premul, b, translucent, b.Min, draw.Src)
 	for _, img := range []image.Image{ycbcr(rgba, image.YCbCrSubsampleRatio420),
-		ycbcr(rgba, image.YCbCrSubsampleRatio444), gray(rgba)} {
+		ycbcr(rgba, image.YCbCrSubsampleRatio444), gray(rgba), pal, translucent, premul} {
 		fast := make([]float32, len(want))
 		slow := make([]float32, len(want))
 		if err := r.resize(img, fast); err != nil {
@@ -491,8 +501,10 @@ func BenchmarkPreprocess(b *testing.B) {
 	draw.Draw(rgba, bounds, p.Image, bounds.Min, draw.Src)
 	nrgba := image.NewNRGBA(bounds)
 	draw.Draw(nrgba, bounds, p.Image, bounds.Min, draw.Src)
+	pal := image.NewPaletted(bounds, palette.Plan9)
+	draw.Draw(pal, bounds, p.Image, bounds.Min, draw.Src)
 	for _, img := range []image.Image{rgba, nrgba, ycbcr(rgba, image.YCbCrSubsampleRatio420),
-		gray(rgba), opaque{rgba}} {
+		gray(rgba), pal, opaque{rgba}} {
 		b.Run(strings.TrimPrefix(fmt.Sprintf("%T", img), "*image."), func(b *testing.B) {
 			r := newResizer(inputSize)
 			buf := make([]float32, 3*inputSize*inputSize)

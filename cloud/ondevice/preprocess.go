@@ -3,6 +3,7 @@ package ondevice
 import (
 	"errors"
 	"image"
+	"image/color"
 )
 
 // resizer turns a decoded image into the model's input: size×size float32
@@ -18,9 +19,10 @@ import (
 // horse.png's horse from 0.54 to 0.61; black padding scored best of black,
 // grey and white.
 //
-// It never calls image.Image.At on the common types (*image.RGBA,
-// *image.NRGBA, *image.YCbCr, *image.Gray): a per-pixel interface call costs
-// more than the arithmetic, and the project's goal is that labelling costs at
+// It never calls image.Image.At on the types the decoders produce (RGBA,
+// NRGBA, YCbCr, Gray, Paletted and their 16-bit forms): a per-pixel interface
+// call costs more than the arithmetic, and the project's goal is that
+// labelling costs at
 // most 1.2× the bare model run. Only the source pixels that the 2×2 taps
 // touch are read, so the cost depends on the output size, not the photo's.
 //
@@ -34,9 +36,10 @@ type resizer struct {
 	xs, ys     []tap // the taps of content's columns and rows
 	xsAll      []tap
 	ysAll      []tap
-	rows       [2][]float32 // horizontally resampled source rows, 3 planes each
-	rowY       [2]int       // which source row each holds; -1 for none
-	chromaCols [2][]int     // *image.YCbCr: chroma offsets of each column's taps
+	rows       [2][]float32    // horizontally resampled source rows, 3 planes each
+	rowY       [2]int          // which source row each holds; -1 for none
+	chromaCols [2][]int        // *image.YCbCr: chroma offsets of each column's taps
+	palette    [256][3]float32 // *image.Paletted: each entry composited onto white
 }
 
 // tap is where an output coordinate samples the source: the two neighbouring
@@ -90,6 +93,13 @@ func (r *resizer) resize(img image.Image, dst []float32) error {
 		row = func(sy int, out []float32) { r.rowRGBA(m.Pix[sy*m.Stride:], out) }
 	case *image.Gray:
 		row = func(sy int, out []float32) { r.rowGray(m.Pix[sy*m.Stride:], out) }
+	case *image.Paletted: // GIFs and palette PNGs
+		r.setPalette(m.Palette)
+		row = func(sy int, out []float32) { r.rowPaletted(m.Pix[sy*m.Stride:], out) }
+	case *image.NRGBA64: // 16-bit PNGs: the high byte is enough for the model
+		row = func(sy int, out []float32) { r.rowNRGBA64(m.Pix[sy*m.Stride:], out) }
+	case *image.RGBA64:
+		row = func(sy int, out []float32) { r.rowRGBA64(m.Pix[sy*m.Stride:], out) }
 	case *image.YCbCr:
 		// Chroma offsets separate into a row part and a column part for
 		// every subsampling ratio: COffset(x, y) = COffset(minX, y) +
@@ -187,22 +197,22 @@ func (r *resizer) planes(out []float32) (rr, gg, bb []float32) {
 func (r *resizer) rowNRGBA(p []byte, out []float32) {
 	R, G, B := r.planes(out)
 	for x, t := range r.xs {
-		r0, g0, b0 := nrgbaOnWhite(p[4*t.i0 : 4*t.i0+4])
-		r1, g1, b1 := nrgbaOnWhite(p[4*t.i1 : 4*t.i1+4])
+		q0, q1 := p[4*t.i0:4*t.i0+4], p[4*t.i1:4*t.i1+4]
+		r0, g0, b0 := nrgbaOnWhite(q0[0], q0[1], q0[2], q0[3])
+		r1, g1, b1 := nrgbaOnWhite(q1[0], q1[1], q1[2], q1[3])
 		R[x] = r0 + (r1-r0)*t.f
 		G[x] = g0 + (g1-g0)*t.f
 		B[x] = b0 + (b1-b0)*t.f
 	}
 }
 
-func nrgbaOnWhite(p []byte) (r, g, b float32) {
-	a := p[3]
+func nrgbaOnWhite(r, g, b, a uint8) (float32, float32, float32) {
 	if a == 0xff {
-		return float32(p[0]), float32(p[1]), float32(p[2])
+		return float32(r), float32(g), float32(b)
 	}
 	fa := float32(a) * (1.0 / 255)
 	bg := float32(255 - a)
-	return float32(p[0])*fa + bg, float32(p[1])*fa + bg, float32(p[2])*fa + bg
+	return float32(r)*fa + bg, float32(g)*fa + bg, float32(b)*fa + bg
 }
 
 // rowRGBA samples premultiplied RGBA, compositing onto white: c + (255-a).
@@ -213,6 +223,54 @@ func (r *resizer) rowRGBA(p []byte, out []float32) {
 		bg0, bg1 := float32(255-q0[3]), float32(255-q1[3])
 		r0, g0, b0 := float32(q0[0])+bg0, float32(q0[1])+bg0, float32(q0[2])+bg0
 		r1, g1, b1 := float32(q1[0])+bg1, float32(q1[1])+bg1, float32(q1[2])+bg1
+		R[x] = r0 + (r1-r0)*t.f
+		G[x] = g0 + (g1-g0)*t.f
+		B[x] = b0 + (b1-b0)*t.f
+	}
+}
+
+func (r *resizer) setPalette(p color.Palette) {
+	for i := range r.palette {
+		if i >= len(p) {
+			// Out-of-range indexes are black, as image.Paletted.At says.
+			r.palette[i] = [3]float32{}
+			continue
+		}
+		r.palette[i] = anyColorOnWhite(p[i])
+	}
+}
+
+func (r *resizer) rowPaletted(p []byte, out []float32) {
+	R, G, B := r.planes(out)
+	for x, t := range r.xs {
+		c0, c1 := &r.palette[p[t.i0]], &r.palette[p[t.i1]]
+		R[x] = c0[0] + (c1[0]-c0[0])*t.f
+		G[x] = c0[1] + (c1[1]-c0[1])*t.f
+		B[x] = c0[2] + (c1[2]-c0[2])*t.f
+	}
+}
+
+// rowNRGBA64 reads the high bytes of 16-bit non-premultiplied RGBA.
+func (r *resizer) rowNRGBA64(p []byte, out []float32) {
+	R, G, B := r.planes(out)
+	for x, t := range r.xs {
+		q0, q1 := p[8*t.i0:8*t.i0+8], p[8*t.i1:8*t.i1+8]
+		r0, g0, b0 := nrgbaOnWhite(q0[0], q0[2], q0[4], q0[6])
+		r1, g1, b1 := nrgbaOnWhite(q1[0], q1[2], q1[4], q1[6])
+		R[x] = r0 + (r1-r0)*t.f
+		G[x] = g0 + (g1-g0)*t.f
+		B[x] = b0 + (b1-b0)*t.f
+	}
+}
+
+// rowRGBA64 reads the high bytes of 16-bit premultiplied RGBA.
+func (r *resizer) rowRGBA64(p []byte, out []float32) {
+	R, G, B := r.planes(out)
+	for x, t := range r.xs {
+		q0, q1 := p[8*t.i0:8*t.i0+8], p[8*t.i1:8*t.i1+8]
+		bg0, bg1 := float32(255-q0[6]), float32(255-q1[6])
+		r0, g0, b0 := float32(q0[0])+bg0, float32(q0[2])+bg0, float32(q0[4])+bg0
+		r1, g1, b1 := float32(q1[0])+bg1, float32(q1[2])+bg1, float32(q1[4])+bg1
 		R[x] = r0 + (r1-r0)*t.f
 		G[x] = g0 + (g1-g0)*t.f
 		B[x] = b0 + (b1-b0)*t.f
@@ -268,8 +326,13 @@ func (r *resizer) rowAny(img image.Image, b image.Rectangle, sy int, out []float
 }
 
 func anyOnWhite(img image.Image, x, y int) (r, g, b float32) {
-	cr, cg, cb, ca := img.At(x, y).RGBA() // premultiplied, 16 bits
+	c := anyColorOnWhite(img.At(x, y))
+	return c[0], c[1], c[2]
+}
+
+func anyColorOnWhite(c color.Color) [3]float32 {
+	cr, cg, cb, ca := c.RGBA() // premultiplied, 16 bits
 	bg := 0xffff - ca
 	const s = 1.0 / 257
-	return float32(cr+bg) * s, float32(cg+bg) * s, float32(cb+bg) * s
+	return [3]float32{float32(cr+bg) * s, float32(cg+bg) * s, float32(cb+bg) * s}
 }
