@@ -84,7 +84,8 @@ type Options struct {
 	// "" means FindModelDir().
 	ModelDir string
 	// LibraryPath is the ONNX Runtime shared library; "" means LibraryFile()
-	// in ModelDir, then the system's dynamic loader search.
+	// in ModelDir, then the system's dynamic loader search. A process loads
+	// one library: the first successful Open decides, later ones reuse it.
 	LibraryPath string
 	// Threshold drops labels scoring below it; 0 means DefaultThreshold.
 	Threshold float32
