@@ -76,37 +76,43 @@ func runServe(ctx context.Context, g *Globals, env Env, o any, args []string) er
 		return err
 	}
 	defer lis.Close()
-	l, faces, err := openServeLabeller(cfg, log)
+	l, faces, err := openServeLabellers(cfg, log)
 	if err != nil {
 		return err
 	}
 	defer l.Close()
+	srvOpts := visionserver.Options{Logger: log}
+	if faces != nil {
+		// Only when there is one: a nil *ondevice.Labeller in the interface
+		// would not be nil.
+		defer faces.Close()
+		srvOpts.Faces = faces
+	}
 
-	srv := visionserver.New(l, visionserver.Options{Faces: faces, Logger: log})
+	srv := visionserver.New(l, srvOpts)
 	log.Info("serving the Cloud Vision API", "addr", lis.Addr().String(),
-		"labeller", l.Name(), "faces", faces)
+		"labeller", l.Name(), "faces", faces != nil)
 	err = visionserver.Serve(ctx, lis, srv)
 	log.Info("stopped", "addr", lis.Addr().String())
 	return err
 }
 
-// openServeLabeller opens the on-device model with the settings' model
-// folder and threshold, with faces when this build and its model folder have
-// the face detector, so that the server offers FACE_DETECTION when it can.
-func openServeLabeller(cfg *config.Config, log *slog.Logger) (*ondevice.Labeller, bool,
-	error) {
-	opts := ondevice.Options{ModelDir: cfg.Labeller.ModelDir, Threshold: cfg.Threshold(),
-		Faces: true}
-	l, err := ondevice.Open(opts)
-	if err == nil {
-		return l, true, nil
+// openServeLabellers opens the on-device model with the settings' model
+// folder and threshold, and a second one that also finds faces when this
+// build and its model folder have the face detector (nil otherwise), so that
+// the server offers FACE_DETECTION when it can and only images that ask for
+// faces pay for finding them.
+func openServeLabellers(cfg *config.Config, log *slog.Logger) (l, faces *ondevice.Labeller,
+	err error) {
+	opts := ondevice.Options{ModelDir: cfg.Labeller.ModelDir, Threshold: cfg.Threshold()}
+	if l, err = ondevice.Open(opts); err != nil {
+		return nil, nil, err
 	}
-	opts.Faces = false
-	l, err2 := ondevice.Open(opts)
-	if err2 != nil {
-		return nil, false, err2
+	opts.Faces = true
+	if faces, err = ondevice.Open(opts); err != nil {
+		log.Info("face detection is not available; FACE_DETECTION gets a per-image error",
+			"reason", err.Error())
+		return l, nil, nil
 	}
-	log.Info("face detection is not available; FACE_DETECTION gets a per-image error",
-		"reason", err.Error())
-	return l, false, nil
+	return l, faces, nil
 }

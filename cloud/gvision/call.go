@@ -64,7 +64,7 @@ func (l *Labeller) call(parent context.Context,
 			// hides the real reason.
 			return nil, rpcError(st, attempt, time.Since(start))
 		}
-		slog.Info("vision call failed; retrying", "labeller", l.name, "code", st.Code(),
+		slog.Debug("vision call failed; retrying", "labeller", l.name, "code", st.Code(),
 			"attempt", attempt, "wait", d)
 		t := time.NewTimer(d)
 		select {

@@ -88,7 +88,10 @@ type Labeller struct {
 	features  []*visionpb.Feature
 	timeout   time.Duration
 	threshold float32
-	callOpts  []gax.CallOption
+	// local is set for a server on this machine, to which images are sent
+	// uncompressed (see prepare).
+	local    bool
+	callOpts []gax.CallOption
 }
 
 var _ cloud.Labeller = (*Labeller)(nil)
@@ -105,6 +108,7 @@ func Open(ctx context.Context, opts Options) (*Labeller, error) {
 	}
 	if opts.Endpoint != "" {
 		l.name = "vision:" + opts.Endpoint
+		l.local = IsLoopback(opts.Endpoint)
 	}
 	if l.timeout <= 0 {
 		l.timeout = DefaultTimeout
@@ -240,7 +244,7 @@ func (l *Labeller) Label(ctx context.Context, p *cloud.Photo) ([]cloud.Label, er
 	if err := ctx.Err(); err != nil {
 		return nil, cloud.Wrap(cloud.CodeOf(err), op, err)
 	}
-	body, err := prepare(p)
+	body, err := prepare(p, l.local)
 	if err != nil {
 		return nil, cloud.Wrap(cloud.InvalidArgument, op, err)
 	}

@@ -6,7 +6,9 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
+	"image/png"
 	"sort"
+	"sync"
 
 	"cloud.google.com/go/vision/v2/apiv1/visionpb"
 	"golang.org/x/image/draw"
@@ -23,7 +25,10 @@ const (
 	// ones are re-encoded. Well under the API's 10 MiB request limit and the
 	// 4 MiB that gRPC servers accept by default.
 	maxOriginalBytes = 4 << 20
-	jpegQuality      = 85
+	// maxRawBytes bounds the pixels sent uncompressed to a server on this
+	// machine (about 1 megapixel), under that same 4 MiB.
+	maxRawBytes = 3 << 20
+	jpegQuality = 85
 )
 
 // body is the image as sent, with the size it has there: face boxes come
@@ -33,14 +38,30 @@ type body struct {
 	w, h int
 }
 
-// prepare picks what to send for p. The original bytes are sent when they
-// show exactly p.Image (same size, no EXIF rotation that p.Image already
-// applied) and are small enough: that costs nothing and loses nothing.
-// Otherwise p.Image is scaled to MaxEdge if larger, laid on white (JPEG has
-// no transparency) and encoded as JPEG.
-func prepare(p *cloud.Photo) (body, error) {
+// prepare picks what to send for p.
+//
+// To a server on this machine (local) an image up to maxRawBytes goes as an
+// uncompressed PNG: there bytes cost nothing, but the processor is shared
+// with the model, and inflating a compressed PNG takes the server several
+// times longer than encoding and reading an uncompressed one (14 against
+// 5 ms for a 600×400 photo), which would be a tenth of the model's time.
+//
+// Otherwise the original bytes are sent when they show exactly p.Image (same
+// size, no EXIF rotation that p.Image already applied) and are small enough:
+// that costs nothing and loses nothing. Failing that, p.Image is scaled to
+// MaxEdge if larger, laid on white (JPEG has no transparency) and encoded as
+// JPEG.
+func prepare(p *cloud.Photo, local bool) (body, error) {
 	b := p.Image.Bounds()
 	w, h := b.Dx(), b.Dy()
+	if local && max(w, h) <= MaxEdge && w*h*3 <= maxRawBytes {
+		var buf bytes.Buffer
+		buf.Grow(w*h*3 + h + 1024)
+		if err := rawPNG.Encode(&buf, p.Image); err != nil {
+			return body{}, err
+		}
+		return body{data: buf.Bytes(), w: w, h: h}, nil
+	}
 	if sendAsIs(p.Data, w, h) {
 		return body{data: p.Data, w: w, h: h}, nil
 	}
@@ -66,6 +87,18 @@ func prepare(p *cloud.Photo) (body, error) {
 	}
 	return body{data: buf.Bytes(), w: dw, h: dh}, nil
 }
+
+// rawPNG writes PNGs without compression, reusing its working buffers.
+var rawPNG = &png.Encoder{CompressionLevel: png.NoCompression, BufferPool: &pngBuffers{}}
+
+type pngBuffers struct{ sync.Pool }
+
+func (p *pngBuffers) Get() *png.EncoderBuffer {
+	b, _ := p.Pool.Get().(*png.EncoderBuffer)
+	return b
+}
+
+func (p *pngBuffers) Put(b *png.EncoderBuffer) { p.Pool.Put(b) }
 
 // sendAsIs reports whether data, the original file, can be sent for an
 // oriented image of w×h.

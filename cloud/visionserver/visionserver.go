@@ -6,12 +6,14 @@
 //
 // It serves LABEL_DETECTION (label annotations with description, score and
 // topicality), OBJECT_LOCALIZATION (localized object annotations with
-// normalized bounding polygons) and, when the labeller finds faces,
+// normalized bounding polygons) and, given a labeller that finds faces,
 // FACE_DETECTION (face annotations with bounding polygons in pixels, as
-// Google gives them). What it cannot do is answered the way Google answers a
-// problem with one image of a batch: in that image's error
-// (AnnotateImageResponse.error), while the call itself succeeds. Images are
-// read from image.content only; image.source URIs are not fetched.
+// Google gives them); that labeller is used only for the images that ask
+// for faces, so that the others do not pay for finding them. What it cannot
+// do is answered the way Google answers a problem with one image of a batch:
+// in that image's error (AnnotateImageResponse.error), while the call itself
+// succeeds. Images are read from image.content only; image.source URIs are
+// not fetched.
 //
 // Shortcomings: labels have no knowledge-graph ids (mid), and topicality is
 // the score. The on-device labeller keeps one box per name, so two cups in a
@@ -57,9 +59,10 @@ const (
 
 // Options configure New.
 type Options struct {
-	// Faces says that the labeller reports faces, as labels named "face"
-	// with boxes; FACE_DETECTION is refused without it.
-	Faces bool
+	// Faces labels the images that ask for FACE_DETECTION: a labeller that
+	// also reports faces, as labels named "face" with boxes. Without it
+	// FACE_DETECTION gets a per-image error. The server does not close it.
+	Faces cloud.Labeller
 	// Logger receives one line per call at debug level; nil means slog's default.
 	Logger *slog.Logger
 }
@@ -69,7 +72,7 @@ type Options struct {
 type Server struct {
 	visionpb.UnimplementedImageAnnotatorServer
 	labeller cloud.Labeller
-	faces    bool
+	faces    cloud.Labeller
 	log      *slog.Logger
 }
 
@@ -153,9 +156,9 @@ func (s *Server) annotate(ctx context.Context,
 		case visionpb.Feature_OBJECT_LOCALIZATION:
 			w.objects = max(w.objects, limit)
 		case visionpb.Feature_FACE_DETECTION:
-			if !s.faces {
-				problems = append(problems, "FACE_DETECTION is not available: this server's "+
-					"labeller has no face detector")
+			if s.faces == nil {
+				problems = append(problems, "FACE_DETECTION is not available: this server "+
+					"runs without a face detector")
 				if code == codes.OK {
 					code = codes.FailedPrecondition
 				}
@@ -171,7 +174,11 @@ func (s *Server) annotate(ctx context.Context,
 
 	out := &visionpb.AnnotateImageResponse{}
 	if w != (wanted{}) {
-		labels, err := s.label(ctx, img.GetContent())
+		l := s.labeller
+		if w.faces > 0 {
+			l = s.faces
+		}
+		labels, err := label(ctx, l, img.GetContent())
 		if err != nil {
 			if cerr := ctx.Err(); cerr != nil {
 				return nil, status.FromContextError(cerr).Err()
@@ -189,7 +196,7 @@ func (s *Server) annotate(ctx context.Context,
 }
 
 func (s *Server) offers() string {
-	if s.faces {
+	if s.faces != nil {
 		return "LABEL_DETECTION, OBJECT_LOCALIZATION and FACE_DETECTION"
 	}
 	return "LABEL_DETECTION and OBJECT_LOCALIZATION"
@@ -202,12 +209,12 @@ type labelled struct {
 	w, h   int
 }
 
-func (s *Server) label(ctx context.Context, content []byte) (labelled, error) {
+func label(ctx context.Context, l cloud.Labeller, content []byte) (labelled, error) {
 	d, err := photo.Decode(content, 0)
 	if err != nil {
 		return labelled{}, err
 	}
-	labels, err := s.labeller.Label(ctx, &cloud.Photo{Data: content,
+	labels, err := l.Label(ctx, &cloud.Photo{Data: content,
 		ContentType: d.ContentType, Image: d.Image})
 	return labelled{labels: labels, w: d.Width, h: d.Height}, err
 }
@@ -352,5 +359,9 @@ func Serve(ctx context.Context, lis net.Listener, s *Server) error {
 	case <-time.After(drain):
 		g.Stop()
 	}
-	return <-served
+	// A stop that came before Serve started is still a clean stop.
+	if err := <-served; !errors.Is(err, grpc.ErrServerStopped) {
+		return err
+	}
+	return nil
 }
