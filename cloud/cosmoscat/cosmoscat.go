@@ -303,6 +303,12 @@ func (c *Catalogue) scope() azcosmos.PartitionKey { return azcosmos.NewPartition
 
 // Put implements cloud.Catalogue: an upsert, so writing a record again
 // replaces it.
+//
+// Known shortcoming: the upsert replaces the item in the partition of the
+// record's owner only. Writing an id again with another owner leaves the
+// earlier item in the earlier owner's partition, and Get then finds either.
+// Finding out would cost a query on every write; the pipeline writes one
+// owner per installation, so it does not happen there.
 func (c *Catalogue) Put(ctx context.Context, rec *cloud.Record) error {
 	const op = "cosmos catalogue put"
 	doc, err := newDocument(rec)
