@@ -72,3 +72,12 @@ bench: deps assets emulators
 
 clean:
 	rm -f $(BIN) $(BIN).exe
+
+# screenshot runs the real window under Xvfb on a fresh data folder with the
+# shared photos as its camera, takes a photo with Space, opens the gallery
+# with Ctrl+G and writes out/screenshot-capture.png and
+# out/screenshot-gallery.png. It fails if the window crashes or logs a thread
+# error, or if a PNG is missing.
+.PHONY: screenshot
+screenshot: build
+	bash app/screenshot.sh ./$(BIN) out

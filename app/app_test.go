@@ -179,6 +179,9 @@ func TestGallerySearchNarrowsTheGrid(t *testing.T) {
 	g := h.ui.gallery
 	h.ui.ShowGallery()
 	h.pump("three photos", func() bool { return len(g.recs) == 3 && !g.loading })
+	if !hasText(g.grid, "cat 90%") || !hasText(g.grid, "dog 80%") {
+		t.Error("the grid does not show the photos' cells")
+	}
 	h.pump("the thumbnails on disk", func() bool {
 		m, _ := filepath.Glob(filepath.Join(h.dir, "thumbs", "*.jpg"))
 		return len(m) == 3

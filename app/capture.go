@@ -52,6 +52,7 @@ type captureView struct {
 	shooting bool // a countdown or snapshot is under way
 
 	// The result panel.
+	result  *fyne.Container
 	status  *widget.Label
 	photo   *canvas.Image
 	steps   map[pipeline.Step]*stepRow
@@ -128,7 +129,7 @@ func newCaptureView(u *UI) *captureView {
 
 	c.status = &widget.Label{Text: "Take a photo, or drop photos on the window to import them.",
 		Wrapping: fyne.TextWrapWord}
-	c.photo = photoView(fyne.NewSize(320, 240))
+	c.photo = photoView(fyne.NewSize(400, 300))
 	stepsBox := container.New(layout.NewFormLayout())
 	for _, s := range []pipeline.Step{pipeline.StepStore, pipeline.StepLabel,
 		pipeline.StepRecord} {
@@ -159,9 +160,9 @@ func newCaptureView(u *UI) *captureView {
 		&widget.Button{Text: "Finish them", OnTapped: c.finishPending}, c.bannerL)
 	c.banner.Hide()
 
-	right := container.NewVScroll(container.NewVBox(
-		c.banner,
-		c.status,
+	// The result is hidden until there is one: empty steps would only
+	// puzzle someone who has not taken a photo yet.
+	c.result = container.NewVBox(
 		c.photo,
 		widget.NewSeparator(),
 		stepsBox,
@@ -172,7 +173,9 @@ func newCaptureView(u *UI) *captureView {
 		c.labels.box,
 		&widget.Label{Text: "Record", TextStyle: fyne.TextStyle{Bold: true}},
 		c.record.form,
-	))
+	)
+	c.result.Hide()
+	right := container.NewVScroll(container.NewVBox(c.banner, c.status, c.result))
 	split := container.NewHSplit(left, right)
 	split.Offset = 0.62
 	c.content = split
@@ -352,6 +355,7 @@ func (c *captureView) begin(t task) {
 		name = t.job.Name
 	}
 	c.status.SetText("Working on " + name + "…")
+	c.result.Show()
 	c.photo.Image = t.shown
 	c.photo.Refresh()
 	c.failure.Hide()

@@ -79,25 +79,31 @@ func newGalleryView(u *UI) *galleryView {
 	return g
 }
 
-// cell is one thumbnail in the grid.
+// cell is one thumbnail in the grid with its best label.
 type cell struct {
-	*fyne.Container
+	widget.BaseWidget
 	img   *canvas.Image
 	label *widget.Label
 	icon  *widget.Icon
 }
 
 func (g *galleryView) newCell() fyne.CanvasObject {
-	img := &canvas.Image{FillMode: canvas.ImageFillContain, ScaleMode: canvas.ImageScaleSmooth}
-	img.SetMinSize(fyne.NewSize(160, 120))
-	icon := widget.NewIcon(theme.MediaPhotoIcon())
-	label := &widget.Label{Alignment: fyne.TextAlignCenter, Truncation: fyne.TextTruncateEllipsis}
-	bg := canvas.NewRectangle(color.NRGBA{0x80, 0x80, 0x80, 0x30})
-	return &cell{
-		Container: container.NewBorder(nil, label, nil, nil,
-			container.NewStack(bg, container.NewCenter(icon), img)),
-		img: img, label: label, icon: icon,
+	c := &cell{
+		img: &canvas.Image{FillMode: canvas.ImageFillContain,
+			ScaleMode: canvas.ImageScaleSmooth},
+		icon: widget.NewIcon(theme.MediaPhotoIcon()),
+		label: &widget.Label{Alignment: fyne.TextAlignCenter,
+			Truncation: fyne.TextTruncateEllipsis},
 	}
+	c.img.SetMinSize(fyne.NewSize(160, 120))
+	c.ExtendBaseWidget(c)
+	return c
+}
+
+func (c *cell) CreateRenderer() fyne.WidgetRenderer {
+	bg := canvas.NewRectangle(color.NRGBA{0x80, 0x80, 0x80, 0x30})
+	return widget.NewSimpleRenderer(container.NewBorder(nil, c.label, nil, nil,
+		container.NewStack(bg, container.NewCenter(c.icon), c.img)))
 }
 
 func (g *galleryView) updateCell(id widget.GridWrapItemID, o fyne.CanvasObject) {
