@@ -124,6 +124,8 @@ type Cosmos struct {
 	// CACert is a PEM file of an extra certificate authority to trust, for a
 	// local Cosmos-compatible server with its own certificate.
 	CACert string `toml:"ca_cert,omitempty"`
+	// Timeout bounds each call, waits for throttling included, e.g. "30s".
+	Timeout string `toml:"timeout,omitempty"`
 }
 
 // DefaultThreshold is the label score below which labels are dropped.
@@ -296,7 +298,7 @@ func (c *Config) OpenStore(ctx context.Context) (cloud.Store, error) {
 // OpenCatalogue opens the configured catalogue.
 func (c *Config) OpenCatalogue(ctx context.Context) (cloud.Catalogue, error) {
 	if c.Catalogue.Provider == "cosmos" {
-		return openCosmos(ctx, &c.Catalogue.Cosmos)
+		return openCosmos(ctx, &c.Catalogue.Cosmos, c.Owner)
 	}
 	p := c.Catalogue.Path
 	if p == "" {

@@ -29,15 +29,9 @@ const KeyringService = "multicloud"
 // but locked can wait for a password prompt nobody sees.
 const keyringTimeout = 5 * time.Second
 
-// openCosmos opens the Azure Cosmos DB catalogue.
-//
-// Known shortcoming: only the [catalogue.cosmos] settings reach this
-// function, not the top-level owner, so the catalogue is opened for the local
-// user's partition. Records written with an owner set are stored in that
-// owner's partition and found by id, but List and Labels do not show them
-// until Config.OpenCatalogue passes c.Owner here (cosmoscat.Options.Owner).
-// The settings have no timeout either; cosmoscat.DefaultTimeout applies.
-func openCosmos(ctx context.Context, cfg *Cosmos) (cloud.Catalogue, error) {
+// openCosmos opens the Azure Cosmos DB catalogue for owner's records (the
+// top-level owner setting; "" is the local user).
+func openCosmos(ctx context.Context, cfg *Cosmos, owner string) (cloud.Catalogue, error) {
 	const op = "cosmos settings"
 	u, err := url.Parse(cfg.Endpoint)
 	if cfg.Endpoint == "" || err != nil || u.Host == "" {
@@ -48,6 +42,13 @@ func openCosmos(ctx context.Context, cfg *Cosmos) (cloud.Catalogue, error) {
 		Endpoint:  cfg.Endpoint,
 		Database:  cfg.Database,
 		Container: cfg.Container,
+		Owner:     owner,
+	}
+	if cfg.Timeout != "" {
+		if o.Timeout, err = time.ParseDuration(cfg.Timeout); err != nil || o.Timeout <= 0 {
+			return nil, cloud.Errorf(cloud.InvalidArgument, op,
+				"catalogue.cosmos.timeout %q is not a duration like \"30s\"", cfg.Timeout)
+		}
 	}
 	if cfg.CACert != "" {
 		if o.HTTPClient, err = trustingClient(cfg.CACert); err != nil {
