@@ -16,20 +16,13 @@ package cosmoscat_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
-	"encoding/pem"
 	"fmt"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -41,6 +34,7 @@ import (
 	"github.com/multicloud/multicloud/cloud/cosmoscat"
 	"github.com/multicloud/multicloud/cloud/roletest"
 	"github.com/multicloud/multicloud/internal/emulator"
+	"github.com/multicloud/multicloud/internal/localclouds"
 )
 
 // cosmosServer is a running cosmosdb-server and a client that trusts exactly
@@ -54,29 +48,20 @@ type cosmosServer struct {
 
 func startCosmos(tb testing.TB) *cosmosServer {
 	tb.Helper()
-	bin := emulator.NodeBin(tb, "cosmosdb-server")
-	node, err := exec.LookPath("node")
-	if err != nil {
-		emulator.Missing(tb, "node is not installed")
+	if _, err := emulator.NodeBinPath("cosmosdb-server"); err != nil {
+		emulator.Missing(tb, err.Error())
 	}
-	script, err := filepath.Abs(filepath.Join("testdata", "cosmosdb-server.js"))
+	srv, caFile, err := localclouds.Cosmos(tb.TempDir())
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ca, caFile, certFile, keyFile := makeCerts(tb)
-	srv := emulator.Start(tb, emulator.Spec{
-		Name: "cosmosdb-server",
-		Path: node,
-		Args: []string{script, "{port}"},
-		Env: []string{
-			// .bin/cosmosdb-server sits in node_modules/.bin.
-			"COSMOS_MODULES=" + filepath.Dir(filepath.Dir(bin)),
-			"COSMOS_CERT=" + certFile,
-			"COSMOS_KEY=" + keyFile,
-		},
-	})
+	tb.Cleanup(srv.Stop)
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		tb.Fatal(err)
+	}
 	pool := x509.NewCertPool()
-	pool.AddCert(ca)
+	pool.AppendCertsFromPEM(pem)
 	tr := &http.Transport{
 		TLSClientConfig:     &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
 		MaxIdleConnsPerHost: 16,
@@ -116,65 +101,6 @@ func (s *cosmosServer) open(tb testing.TB, o cosmoscat.Options) *cosmoscat.Catal
 		tb.Fatalf("Open: %v", err)
 	}
 	return c
-}
-
-// makeCerts writes a certificate authority and a server certificate for
-// 127.0.0.1 signed by it to a temporary folder.
-func makeCerts(tb testing.TB) (ca *x509.Certificate, caFile, certFile, keyFile string) {
-	tb.Helper()
-	dir := tb.TempDir()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	now := time.Now()
-	caTmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "multicloud test CA"},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if ca, err = x509.ParseCertificate(caDER); err != nil {
-		tb.Fatal(err)
-	}
-	srvKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	srvTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2),
-		Subject:      pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(24 * time.Hour),
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	srvDER, err := x509.CreateCertificate(rand.Reader, srvTmpl, ca, &srvKey.PublicKey, caKey)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(srvKey)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	write := func(name, kind string, der []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: kind, Bytes: der}),
-			0o600); err != nil {
-			tb.Fatal(err)
-		}
-		return p
-	}
-	return ca, write("ca.pem", "CERTIFICATE", caDER), write("server.pem", "CERTIFICATE", srvDER),
-		write("server-key.pem", "EC PRIVATE KEY", keyDER)
 }
 
 func TestConformance(t *testing.T) {

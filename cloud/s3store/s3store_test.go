@@ -27,23 +27,23 @@ import (
 	"github.com/multicloud/multicloud/cloud/roletest"
 	"github.com/multicloud/multicloud/cloud/s3store"
 	"github.com/multicloud/multicloud/internal/emulator"
+	"github.com/multicloud/multicloud/internal/localclouds"
 )
 
 // s3rver accepts only this access key.
-var s3rverCreds = credentials.NewStaticCredentialsProvider("S3RVER", "S3RVER", "")
+var s3rverCreds = credentials.NewStaticCredentialsProvider(localclouds.S3Key, localclouds.S3Key, "")
 
 // startS3rver runs the npm s3rver as its own process on loopback and returns
 // its endpoint.
 func startS3rver(tb testing.TB) string {
-	bin := emulator.NodeBin(tb, "s3rver")
-	srv := emulator.Start(tb, emulator.Spec{
-		Name: "s3rver",
-		Path: bin,
-		Args: []string{"--address", "127.0.0.1", "--port", "{port}", "--silent",
-			"--directory", tb.TempDir()},
-		// Node 20's OpenSSL 3 lacks the MD4 that s3rver's paged listings use.
-		Env: []string{"NODE_OPTIONS=--openssl-legacy-provider"},
-	})
+	if _, err := emulator.NodeBinPath("s3rver"); err != nil {
+		emulator.Missing(tb, err.Error())
+	}
+	srv, err := localclouds.S3rver(tb.TempDir())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(srv.Stop)
 	return "http://" + srv.Addr
 }
 

@@ -33,11 +33,20 @@ func Root() string {
 // `make emulators`. It skips (or, in CI, fails) the test when it is missing.
 func NodeBin(tb testing.TB, name string) string {
 	tb.Helper()
-	p := filepath.Join(Root(), ".ci", "emulators", "node_modules", ".bin", name)
-	if _, err := os.Stat(p); err != nil {
-		Missing(tb, name+" is not installed; run `make emulators`")
+	p, err := NodeBinPath(name)
+	if err != nil {
+		Missing(tb, err.Error())
 	}
 	return p
+}
+
+// NodeBinPath is NodeBin outside tests.
+func NodeBinPath(name string) (string, error) {
+	p := filepath.Join(Root(), ".ci", "emulators", "node_modules", ".bin", name)
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("%s is not installed; run `make emulators`", name)
+	}
+	return p, nil
 }
 
 // Missing skips the test, or fails it in CI where everything must be there.
@@ -66,6 +75,9 @@ type Server struct {
 	Port int
 	cmd  *exec.Cmd
 	out  *syncBuffer
+
+	exited  chan struct{}
+	waitErr error
 }
 
 // Output is what the server printed so far, for failure messages.
@@ -89,7 +101,23 @@ type Spec struct {
 // (or benchmark) ends.
 func Start(tb testing.TB, spec Spec) *Server {
 	tb.Helper()
-	port := FreePort(tb)
+	s, err := Launch(spec)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(s.Stop)
+	return s
+}
+
+// Launch runs the server on a free loopback port and waits until it is
+// ready. The caller stops it with Stop.
+func Launch(spec Spec) (*Server, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
 	sub := func(s string) string { return strings.ReplaceAll(s, "{port}", fmt.Sprint(port)) }
 	args := make([]string, len(spec.Args))
 	for i, a := range spec.Args {
@@ -103,15 +131,14 @@ func Start(tb testing.TB, spec Spec) *Server {
 	out := &syncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
-		tb.Fatalf("starting %s: %v", spec.Name, err)
+		return nil, fmt.Errorf("starting %s: %w", spec.Name, err)
 	}
-	s := &Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), Port: port, cmd: cmd, out: out}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	tb.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-	})
+	s := &Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), Port: port, cmd: cmd, out: out,
+		exited: make(chan struct{})}
+	go func() {
+		s.waitErr = cmd.Wait()
+		close(s.exited)
+	}()
 
 	ready := spec.Ready
 	if ready == nil {
@@ -132,17 +159,25 @@ func Start(tb testing.TB, spec Spec) *Server {
 	for {
 		err := ready(s.Addr)
 		if err == nil {
-			return s
+			return s, nil
 		}
 		select {
-		case e := <-exited:
-			exited <- e
-			tb.Fatalf("%s exited before it was ready (%v):\n%s", spec.Name, e, out.String())
+		case <-s.exited:
+			return nil, fmt.Errorf("%s exited before it was ready (%v):\n%s", spec.Name,
+				s.waitErr, out.String())
 		case <-ctx.Done():
-			tb.Fatalf("%s not ready after %v: %v\n%s", spec.Name, timeout, err, out.String())
+			s.Stop()
+			return nil, fmt.Errorf("%s not ready after %v: %v\n%s", spec.Name, timeout, err,
+				out.String())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// Stop kills the server and waits for it to exit.
+func (s *Server) Stop() {
+	s.cmd.Process.Kill()
+	<-s.exited
 }
 
 type syncBuffer struct {
