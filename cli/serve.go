@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"os/signal"
+	"syscall"
 
 	"github.com/multicloud/multicloud/cloud/config"
 	"github.com/multicloud/multicloud/cloud/ondevice"
@@ -71,6 +73,10 @@ func runServe(ctx context.Context, g *Globals, env Env, o any, args []string) er
 
 	// The address is checked before the model is loaded, so that a wrong
 	// one is reported at once.
+	// Main stops on an interrupt; a service manager stops a server with
+	// SIGTERM, which should let calls in progress finish too.
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM)
+	defer stop()
 	lis, err := visionserver.Listen(*opts.addr, *opts.public)
 	if err != nil {
 		return err

@@ -25,9 +25,9 @@ const (
 	// do not come back in step.
 	firstBackoff = 250 * time.Millisecond
 	maxBackoff   = 8 * time.Second
-	// unavailableAttempts is how often an unreachable service is tried: a
-	// dropped connection is worth a second try, a server that is down is
-	// not worth waiting the whole deadline for.
+	// unavailableAttempts is how often an unreachable or timed-out service
+	// is tried: a dropped connection is worth a second try, a server that is
+	// down is not worth waiting the whole deadline for.
 	unavailableAttempts = 2
 )
 
@@ -46,15 +46,16 @@ func (l *Labeller) call(parent context.Context,
 		if perr := parent.Err(); perr != nil {
 			return nil, cloud.Wrap(cloud.CodeOf(perr), callOp, perr)
 		}
-		st := status.Convert(err)
-		if ctx.Err() != nil || st.Code() == codes.DeadlineExceeded {
+		if ctx.Err() != nil {
 			return nil, cloud.Errorf(cloud.DeadlineExceeded, callOp, "no answer from %s "+
 				"within %v (attempt %d); raise [labeller.vision] timeout if the network is "+
 				"slow", l.name, l.timeout, attempt)
 		}
 
+		st := status.Convert(err)
+		transient := st.Code() == codes.Unavailable || st.Code() == codes.DeadlineExceeded
 		retry := st.Code() == codes.ResourceExhausted ||
-			st.Code() == codes.Unavailable && attempt < unavailableAttempts
+			transient && attempt < unavailableAttempts
 		if !retry {
 			return nil, rpcError(st, attempt, time.Since(start))
 		}

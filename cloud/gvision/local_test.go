@@ -243,3 +243,30 @@ func (fixed) Label(context.Context, *cloud.Photo) ([]cloud.Label, error) {
 }
 func (fixed) Name() string { return "fixed" }
 func (fixed) Close() error { return nil }
+
+// BenchmarkVisionVsOnDevice alternates the two paths photo by photo, so that
+// their ratio holds even on a machine whose load changes from second to
+// second; it reports the ratio (goal ≤ 1.1) beside both times.
+func BenchmarkVisionVsOnDevice(b *testing.B) {
+	direct, _ := onDevice(b)
+	vision := openLocal(b, startLocal(b), gvision.Options{})
+	p := roletest.LoadPhoto(b, "coffee.png")
+	ctx := context.Background()
+	var viaVision, viaDirect time.Duration
+	for b.Loop() {
+		start := time.Now()
+		if _, err := vision.Label(ctx, p); err != nil {
+			b.Fatal(err)
+		}
+		mid := time.Now()
+		if _, err := direct.Label(ctx, p); err != nil {
+			b.Fatal(err)
+		}
+		viaVision += mid.Sub(start)
+		viaDirect += time.Since(mid)
+	}
+	n := float64(b.N)
+	b.ReportMetric(viaVision.Seconds()*1e3/n, "vision-ms/photo")
+	b.ReportMetric(viaDirect.Seconds()*1e3/n, "direct-ms/photo")
+	b.ReportMetric(viaVision.Seconds()/viaDirect.Seconds(), "ratio")
+}
