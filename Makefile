@@ -17,7 +17,7 @@ APT_BUILD := gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-
 APT_RUN := xvfb xauth libgl1-mesa-dri imagemagick xdotool
 APT_ALL := $(APT_BUILD) $(APT_RUN)
 
-.PHONY: all run build test vet bench deps clean emulators
+.PHONY: all run build test vet bench deps clean emulators demo-clouds
 
 all: build
 
@@ -69,6 +69,13 @@ bench: deps assets emulators
 	$(GO) test -run '^$$' -bench . -benchmem ./... 2>&1 | tee out/bench.txt
 	@echo
 	@$(GO) run ./internal/benchtable < out/bench.txt
+
+# demo-clouds opens the window with every role on a cloud provider, each cloud a
+# local server on 127.0.0.1: S3 (s3rver), Vision (the app's own server with the
+# on-device model) and Cosmos DB (cosmosdb-server). DEMO_ARGS are passed to the
+# app, e.g. make demo-clouds DEMO_ARGS="import ../shared/photos/coffee.png".
+demo-clouds: build emulators
+	$(GO) run ./internal/democlouds ./$(BIN) $(DEMO_ARGS)
 
 clean:
 	rm -f $(BIN) $(BIN).exe
