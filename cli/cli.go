@@ -59,6 +59,9 @@ Commands:
   labels [--json]                  every label in the catalogue, with counts
   show [--json] ID                 one record
   delete ID                        delete a record and its stored photo
+  serve vision [--addr HOST:PORT] [--public]
+                                   serve the Google Cloud Vision API with the on-device
+                                   model until interrupted (default 127.0.0.1:50051)
   version                          print the version
 
 Global options (before or after the command):
