@@ -266,9 +266,14 @@ func (p *Pipeline) Run(ctx context.Context, job *Job, watch func(Event)) error {
 	}
 
 	notify(watch, Event{Step: StepRecord, State: StateRunning})
-	rec := job.record(p.Owner, p.Store.Name())
-	if err := p.Catalogue.Put(ctx, rec); err != nil {
+	if err := p.Catalogue.Put(ctx, job.record(p.Owner, p.Store.Name())); err != nil {
 		return p.fail(watch, StepRecord, err)
+	}
+	// The record kept and shown is the one read back from the catalogue, so
+	// what a person sees is what the catalogue holds, not what was meant.
+	rec, err := p.Catalogue.Get(ctx, job.ID)
+	if err != nil {
+		return p.fail(watch, StepRecord, fmt.Errorf("reading the record back: %w", err))
 	}
 	job.Record = rec
 	job.img = nil // the window keeps its own copy; a finished job need not hold pixels

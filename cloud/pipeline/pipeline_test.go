@@ -276,3 +276,28 @@ func TestDeleteRemovesRecordAndPhoto(t *testing.T) {
 		t.Errorf("record still there: %v", err)
 	}
 }
+
+// coarseCatalogue keeps times to the second, as some databases do.
+type coarseCatalogue struct{ cloud.Catalogue }
+
+func (c coarseCatalogue) Put(ctx context.Context, r *cloud.Record) error {
+	cp := *r
+	cp.CreatedAt = cp.CreatedAt.Truncate(time.Second)
+	return c.Catalogue.Put(ctx, &cp)
+}
+
+// The record a job ends with is the one the catalogue holds, read back, not
+// the one the pipeline meant to write.
+func TestRecordIsReadBack(t *testing.T) {
+	p, _ := newPipeline(t)
+	p.Catalogue = coarseCatalogue{p.Catalogue}
+	p.Now = func() time.Time { return time.Date(2026, 12, 3, 10, 0, 0, 123456789, time.UTC) }
+	job, err := p.Process(context.Background(),
+		pipeline.Input{Data: solidPNG(t, color.RGBA{9, 9, 200, 255})}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC); !job.Record.CreatedAt.Equal(want) {
+		t.Errorf("record time %v, want the catalogue's %v", job.Record.CreatedAt, want)
+	}
+}
