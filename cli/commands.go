@@ -64,6 +64,16 @@ func NewPipeline(cfg *config.Config, roles *config.Roles) *pipeline.Pipeline {
 	}
 }
 
+// openCatalogue loads the settings and opens only the catalogue: reading
+// records needs neither the store nor the model.
+func openCatalogue(ctx context.Context, g *Globals, env Env) (cloud.Catalogue, error) {
+	cfg, err := loadConfig(g, env)
+	if err != nil {
+		return nil, err
+	}
+	return cfg.OpenCatalogue(ctx)
+}
+
 type importOpts struct{ json *bool }
 
 func importFlags(fs *flag.FlagSet) any {
@@ -275,11 +285,7 @@ func runList(ctx context.Context, g *Globals, env Env, o any, args []string) err
 	if *opts.minScore < 0 || *opts.minScore > 1 {
 		return fmt.Errorf("--min-score %v is not between 0 and 1", *opts.minScore)
 	}
-	cfg, err := loadConfig(g, env)
-	if err != nil {
-		return err
-	}
-	cat, err := cfg.OpenCatalogue(ctx)
+	cat, err := openCatalogue(ctx, g, env)
 	if err != nil {
 		return err
 	}
@@ -349,11 +355,7 @@ func checkLabel(ctx context.Context, cat cloud.Catalogue, label string) error {
 }
 
 func runLabels(ctx context.Context, g *Globals, env Env, o any, _ []string) error {
-	cfg, err := loadConfig(g, env)
-	if err != nil {
-		return err
-	}
-	cat, err := cfg.OpenCatalogue(ctx)
+	cat, err := openCatalogue(ctx, g, env)
 	if err != nil {
 		return err
 	}
@@ -376,11 +378,7 @@ func runShow(ctx context.Context, g *Globals, env Env, o any, args []string) err
 	if len(args) != 1 {
 		return errors.New("show needs one record ID (see multicloud list)")
 	}
-	cfg, err := loadConfig(g, env)
-	if err != nil {
-		return err
-	}
-	cat, err := cfg.OpenCatalogue(ctx)
+	cat, err := openCatalogue(ctx, g, env)
 	if err != nil {
 		return err
 	}
