@@ -68,6 +68,29 @@ func TestSpaceTriggersShutter(t *testing.T) {
 	h.pump("the record after Space", h.recorded)
 }
 
+func TestCountdownThenShutter(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	h.waitPreview()
+	test.Tap(h.ui.capture.countdwn)
+	if !h.cfg.Camera.Countdown {
+		t.Fatal("the countdown box did not change the setting")
+	}
+
+	start := time.Now()
+	test.Tap(h.ui.capture.shutterB)
+	c := h.ui.capture
+	h.pump("the countdown", func() bool { return c.count.Visible() && c.count.Text == "3" })
+	test.Tap(c.shutterB) // ignored while counting down
+	h.pump("the record", h.recorded)
+	if d := time.Since(start); d < (countdownSteps-1)*time.Second {
+		t.Errorf("the photo was taken after %v, before the countdown ended", d)
+	}
+	page, err := h.cat.List(context.Background(), cloud.Query{})
+	if err != nil || len(page.Records) != 1 {
+		t.Errorf("%d records (%v), want one photo for two presses", len(page.Records), err)
+	}
+}
+
 func TestFailingStoreKeepsPhotoForRetry(t *testing.T) {
 	h := newHarness(t, harnessOpts{})
 	h.waitPreview()

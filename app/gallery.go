@@ -276,13 +276,13 @@ func (g *galleryView) openDetail(rec *cloud.Record) {
 	del := &widget.Button{Text: "Delete…", Icon: theme.DeleteIcon(),
 		Importance: widget.DangerImportance,
 		OnTapped:   func() { g.confirmDelete(rec, func() { d.Hide() }) }}
-	side := container.NewVScroll(container.NewVBox(
-		&widget.Label{Text: "Labels", TextStyle: fyne.TextStyle{Bold: true}},
-		labels.box,
-		&widget.Label{Text: "Record", TextStyle: fyne.TextStyle{Bold: true}},
-		rv.form,
-		container.NewHBox(del),
-	))
+	side := container.NewBorder(nil, container.NewHBox(del), nil, nil,
+		container.NewVScroll(container.NewVBox(
+			&widget.Label{Text: "Labels", TextStyle: fyne.TextStyle{Bold: true}},
+			labels.box,
+			&widget.Label{Text: "Record", TextStyle: fyne.TextStyle{Bold: true}},
+			rv.form,
+		)))
 	split := container.NewHSplit(img, side)
 	split.Offset = 0.6
 	d = dialog.NewCustom(cellTitle(rec), "Close", split, g.u.win)
