@@ -12,9 +12,11 @@ import (
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
 
 	"github.com/multicloud/multicloud/capture"
 	"github.com/multicloud/multicloud/cloud"
+	"github.com/multicloud/multicloud/cloud/config"
 	"github.com/multicloud/multicloud/cloud/ondevice"
 	"github.com/multicloud/multicloud/cloud/pipeline"
 )
@@ -305,6 +307,77 @@ func TestSettingsSaveKeepsDataFolderOverride(t *testing.T) {
 	}
 	if strings.Contains(string(data), h.dir) {
 		t.Errorf("the data folder given for this run was saved:\n%s", data)
+	}
+}
+
+func TestSecretFieldIsNeverShownBack(t *testing.T) {
+	h := newHarness(t, harnessOpts{noStart: true})
+	secret := "s3cr3t-key"
+	stored := secret
+	r := role{title: "test", get: func(*config.Config) string { return "p" },
+		set: func(*config.Config, string) {},
+		providers: []provider{{name: "p", title: "P", fields: []providerField{{
+			label: "Key", kind: secretField,
+			get: func(*config.Config) string { return stored },
+			set: func(_ *config.Config, v string) { stored = v },
+		}}}}}
+	re := h.ui.settings.newRoleEdit(r, h.cfg)
+	o := find(re.form, func(o fyne.CanvasObject) bool {
+		_, ok := o.(*widget.Entry)
+		return ok
+	})
+	e, _ := o.(*widget.Entry)
+	if e == nil || !e.Password || e.Text != "" {
+		t.Fatalf("the secret is edited in %#v, want an empty password entry", o)
+	}
+	for _, apply := range re.entries {
+		apply(h.cfg)
+	}
+	if stored != secret {
+		t.Errorf("an untouched secret entry changed the secret to %q", stored)
+	}
+	test.Type(e, "new-key")
+	for _, apply := range re.entries {
+		apply(h.cfg)
+	}
+	if stored != "new-key" {
+		t.Errorf("the typed secret was not applied: %q", stored)
+	}
+}
+
+func TestGalleryLoadsPagesAsItScrolls(t *testing.T) {
+	quiet(t) // these records have no originals: every thumbnail logs a warning
+	h := newHarness(t, harnessOpts{noStart: true})
+	const n = 2*galleryPage + 15
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range n {
+		id := fmt.Sprintf("%032x", i)
+		err := h.cat.Put(context.Background(), &cloud.Record{ID: id, SHA256: id + id,
+			Key: id + ".jpg", ContentType: "image/jpeg", CreatedAt: base.Add(
+				time.Duration(i) * time.Second), Labels: []cloud.Label{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	g := h.ui.gallery
+	h.ui.ShowGallery()
+	h.pump("the first page", func() bool { return len(g.recs) > 0 && !g.loading })
+	// A page is asked for ahead of need, so what is on screen may already
+	// have fetched a second one, but never everything.
+	if len(g.recs) < galleryPage || len(g.recs) >= n {
+		t.Fatalf("the first listing holds %d records, want pages of %d", len(g.recs),
+			galleryPage)
+	}
+	if g.recs[0].ID != fmt.Sprintf("%032x", n-1) {
+		t.Errorf("the first photo is %s, want the newest", g.recs[0].ID)
+	}
+	for len(g.recs) < n {
+		before := len(g.recs)
+		g.grid.ScrollToBottom()
+		h.pump("another page", func() bool { return len(g.recs) > before && !g.loading })
+	}
+	if len(g.recs) != n || g.next != "" {
+		t.Errorf("after scrolling: %d records, next page %q", len(g.recs), g.next)
 	}
 }
 

@@ -19,10 +19,10 @@ import (
 	"github.com/multicloud/multicloud/cloud/sqlitecat"
 )
 
-// quiet silences logging for a benchmark: a log line between a benchmark's
+// quiet silences logging for a test or benchmark: a log line between a benchmark's
 // name and its figures would hide them from the tools that read them (the
 // records made here have no originals, so every thumbnail logs a warning).
-func quiet(b *testing.B) {
+func quiet(b testing.TB) {
 	prev := slog.Default()
 	slog.SetDefault(slog.New(slog.DiscardHandler))
 	b.Cleanup(func() { slog.SetDefault(prev) })

@@ -7,6 +7,7 @@ import (
 	"image"
 	"image/color"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -26,10 +27,12 @@ import (
 // countdownSteps is how many seconds the optional countdown lasts.
 const countdownSteps = 3
 
-// task is one photo for the pipeline: a new one (in) or a job to run again.
+// task is one photo for the pipeline: a new one (in, or a file to read at
+// its turn) or a job to run again.
 type task struct {
-	in  *pipeline.Input
-	job *pipeline.Job
+	in   *pipeline.Input
+	file string // read when the task starts, so a large folder is not all in memory
+	job  *pipeline.Job
 	// shown is the photo as the result panel shows it; nil means decode it.
 	shown image.Image
 }
@@ -351,6 +354,8 @@ func (c *captureView) begin(t task) {
 	switch {
 	case t.in != nil && t.in.Name != "":
 		name = t.in.Name
+	case t.file != "":
+		name = filepath.Base(t.file)
 	case t.job != nil && t.job.Name != "":
 		name = t.job.Name
 	}
@@ -372,6 +377,14 @@ func (c *captureView) begin(t task) {
 // reports to the UI through do.
 func (c *captureView) runTask(ctx context.Context, t task) {
 	job := t.job
+	if t.file != "" {
+		data, err := readPhoto(t.file)
+		if err != nil {
+			c.u.do(func() { c.finish(nil, t, err) })
+			return
+		}
+		t.in = &pipeline.Input{Data: data, Name: filepath.Base(t.file), Source: "import"}
+	}
 	if job == nil {
 		var err error
 		job, err = c.u.pl.Prepare(*t.in)
@@ -458,11 +471,9 @@ func (c *captureView) finish(job *pipeline.Job, t task, err error) {
 		c.showOutcome(job, t, err)
 	}
 	if err != nil && len(c.queue) > 0 || err != nil && len(c.batchFailures) > 0 {
-		name := "a photo"
-		if t.in != nil && t.in.Name != "" {
-			name = t.in.Name
-		} else if job != nil && job.Name != "" {
-			name = job.Name
+		name := nameOf(t)
+		if name == "" {
+			name = "a photo"
 		}
 		c.batchFailures = append(c.batchFailures, name+": "+oneLine(err.Error()))
 	}
@@ -513,6 +524,9 @@ func (c *captureView) showOutcome(job *pipeline.Job, t task, err error) {
 }
 
 func nameOf(t task) string {
+	if t.file != "" {
+		return filepath.Base(t.file)
+	}
 	if t.in != nil {
 		return t.in.Name
 	}

@@ -15,8 +15,6 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/storage"
-
-	"github.com/multicloud/multicloud/cloud/pipeline"
 )
 
 // maxImportBytes bounds a file read into memory for import, as the command
@@ -55,8 +53,9 @@ func (c *captureView) openImportDialog() {
 	d.Show()
 }
 
-// importURIs reads dropped or chosen files (and the photos of dropped
-// folders) off the UI goroutine and queues them for the pipeline.
+// importURIs queues dropped or chosen files (and the photos of dropped
+// folders, listed off the UI goroutine) for the pipeline. Each file is read
+// only when its turn comes.
 func (c *captureView) importURIs(uris []fyne.URI) {
 	if len(uris) == 0 {
 		return
@@ -72,18 +71,11 @@ func (c *captureView) importURIs(uris []fyne.URI) {
 			}
 			files = append(files, expand(u.Path())...)
 		}
-		for _, f := range files {
-			if ctx.Err() != nil {
-				return
+		c.u.do(func() {
+			for _, f := range files {
+				c.enqueue(task{file: f})
 			}
-			data, err := readPhoto(f)
-			if err != nil {
-				problems = append(problems, filepath.Base(f)+": "+err.Error())
-				continue
-			}
-			in := &pipeline.Input{Data: data, Name: filepath.Base(f), Source: "import"}
-			c.u.do(func() { c.enqueue(task{in: in}) })
-		}
+		})
 		if len(problems) > 0 {
 			slog.Warn("some dropped files were not imported", "count", len(problems))
 			c.u.do(func() {

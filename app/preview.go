@@ -3,14 +3,19 @@ package app
 import (
 	"context"
 	"image"
+	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
 
 	"github.com/multicloud/multicloud/capture"
 )
+
+// previewLogEvery is how often the preview's frame rate is logged (debug).
+const previewLogEvery = 10 * time.Second
 
 // preview shows a capture source's frames in a canvas.Image.
 //
@@ -81,7 +86,17 @@ func (p *preview) halt() {
 }
 
 func (p *preview) produce(ctx context.Context, src capture.Source) {
+	// With --verbose the rate actually shown is logged now and then, which
+	// is how a slow preview on someone's machine can be told apart from a
+	// slow camera.
+	since, shown := time.Now(), p.frames.Load()
 	for {
+		if d := time.Since(since); d >= previewLogEvery {
+			n := p.frames.Load()
+			slog.Debug("preview", "fps", float64(n-shown)/d.Seconds(),
+				"source_fps", src.Info().FPS)
+			since, shown = time.Now(), n
+		}
 		buf, err := src.ReadFrame(ctx, p.take())
 		if err != nil {
 			if ctx.Err() == nil {
