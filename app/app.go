@@ -155,9 +155,15 @@ func (u *UI) Window() fyne.Window { return u.win }
 // offers photos that an earlier session left unrecorded. Call it on the UI
 // goroutine, after New.
 func (u *UI) Start() {
-	if u.opts.RolesErr != nil {
-		u.showError("Multi-Cloud cannot store or label photos until this is fixed "+
-			"in Settings", u.opts.RolesErr)
+	if err := u.opts.RolesErr; err != nil {
+		what := "Photos cannot be stored until this is fixed (see Settings)"
+		if u.pl != nil {
+			// Only the labeller is missing: the main package hands a pipeline
+			// whose label step fails, so photos are stored and kept.
+			what = "Photos are stored and kept, but not labelled and recorded until " +
+				"this is fixed (see Settings)"
+		}
+		u.showError(what, err)
 	}
 	u.capture.start()
 	u.capture.offerPending()

@@ -140,6 +140,34 @@ func TestFailingStoreKeepsPhotoForRetry(t *testing.T) {
 	}
 }
 
+// brokenLabeller fails like an on-device labeller whose model is missing.
+type brokenLabeller struct{}
+
+func (brokenLabeller) Label(context.Context, *cloud.Photo) ([]cloud.Label, error) {
+	return nil, cloud.Errorf(cloud.FailedPrecondition, "ondevice open", "no model found")
+}
+func (brokenLabeller) Name() string { return "broken" }
+func (brokenLabeller) Close() error { return nil }
+
+func TestLabellerFailureNamesTheStepAndTheCause(t *testing.T) {
+	h := newHarness(t, harnessOpts{labeller: brokenLabeller{}})
+	h.waitPreview()
+	test.Tap(h.ui.capture.shutterB)
+	c := h.ui.capture
+	h.pump("the failure", func() bool { return !c.running && c.retry.Visible() })
+	for _, want := range []string{"Label failed", "no model found", "cause is fixed"} {
+		if !strings.Contains(c.failure.Text, want) {
+			t.Errorf("failure text %q lacks %q", c.failure.Text, want)
+		}
+	}
+	if st := c.steps[pipeline.StepStore].state.Text; st != "done" {
+		t.Errorf("the store step shows %q, want done: the photo is stored", st)
+	}
+	if len(pendingFiles(t, h)) != 2 {
+		t.Error("the photo is not kept in pending")
+	}
+}
+
 func TestPendingPhotoIsFinishedAfterRestart(t *testing.T) {
 	h := newHarness(t, harnessOpts{noStart: true})
 	job, err := h.pl.Prepare(pipeline.Input{Data: jpegOf(t, color.RGBA{200, 30, 30, 255}),
