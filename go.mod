@@ -3,6 +3,7 @@ module github.com/multicloud/multicloud
 go 1.26.8
 
 require (
+	github.com/aws/aws-lambda-go v1.55.1
 	github.com/disintegration/imaging v1.6.2
 	golang.org/x/image v0.48.0
 	modernc.org/sqlite v1.62.0
