@@ -121,8 +121,13 @@ func New(a fyne.App, opts Options) (*UI, error) {
 		container.NewTabItemWithIcon("Settings", theme.SettingsIcon(), u.settings.content),
 	)
 	u.tabs.OnSelected = func(t *container.TabItem) {
-		if t.Content == u.gallery.content {
+		switch t.Content {
+		case u.gallery.content:
 			u.gallery.shown()
+		case u.capture.content:
+			// The gallery's search box may still hold the focus, and with
+			// it every Space meant for the shutter.
+			u.capture.keepSpaceForShutter()
 		}
 	}
 	u.win.SetContent(u.tabs)

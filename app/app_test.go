@@ -66,6 +66,11 @@ func TestSpaceTriggersShutter(t *testing.T) {
 	h := newHarness(t, harnessOpts{})
 	h.waitPreview()
 
+	// A tapped check box must not keep the focus, or it would take Space.
+	test.Tap(h.ui.capture.mirror)
+	if f := h.ui.Window().Canvas().Focused(); f != nil {
+		t.Errorf("%T keeps the focus after a tap", f)
+	}
 	h.ui.Window().Canvas().OnTypedKey()(&fyne.KeyEvent{Name: fyne.KeySpace})
 	h.pump("the record after Space", h.recorded)
 }

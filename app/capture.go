@@ -115,12 +115,14 @@ func newCaptureView(u *UI) *captureView {
 			c.preview.mirror.Store(on)
 			cfg.Camera.Mirror = on
 			c.u.saveSettings()
+			c.keepSpaceForShutter()
 		}}
 	c.preview.mirror.Store(cfg.Camera.Mirror)
 	c.countdwn = &widget.Check{Text: fmt.Sprintf("%d s countdown", countdownSteps),
 		Checked: cfg.Camera.Countdown, OnChanged: func(on bool) {
 			cfg.Camera.Countdown = on
 			c.u.saveSettings()
+			c.keepSpaceForShutter()
 		}}
 	c.source = &widget.Label{Truncation: fyne.TextTruncateEllipsis}
 	importB := &widget.Button{Text: "Import…", Icon: theme.FolderOpenIcon(),
@@ -183,6 +185,13 @@ func newCaptureView(u *UI) *captureView {
 	split.Offset = 0.62
 	c.content = split
 	return c
+}
+
+// keepSpaceForShutter takes the keyboard focus away from a tapped check
+// box: a focused widget gets Space before the window does, and Space would
+// toggle the box instead of taking the photo.
+func (c *captureView) keepSpaceForShutter() {
+	c.u.win.Canvas().Unfocus()
 }
 
 func stepTitle(s pipeline.Step) string {
