@@ -138,7 +138,10 @@ func New(a fyne.App, opts Options) (*UI, error) {
 	// Space works wherever focus is not in a text field, which takes the key
 	// for itself before the canvas sees it.
 	c.SetOnTypedKey(func(ev *fyne.KeyEvent) {
-		if ev.Name == fyne.KeySpace && u.tabs.Selected().Content == u.capture.content {
+		switch {
+		case ev.Name == fyne.KeyEscape:
+			u.gallery.escape()
+		case ev.Name == fyne.KeySpace && u.tabs.Selected().Content == u.capture.content:
 			u.capture.shutter()
 		}
 	})

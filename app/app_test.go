@@ -280,9 +280,20 @@ func TestGalleryDeleteAsksFirst(t *testing.T) {
 		t.Fatal("cancelling removed the photo from the grid")
 	}
 
+	// Escape on the confirmation keeps the photo too.
+	test.Tap(h.button("Delete…"))
+	escape := h.ui.Window().Canvas().OnTypedKey()
+	escape(&fyne.KeyEvent{Name: fyne.KeyEscape})
+	if h.button("Keep") != nil || len(g.recs) != 1 {
+		t.Fatal("Escape did not close the confirmation, or deleted")
+	}
+
 	test.Tap(h.button("Delete…"))
 	test.Tap(h.button("Delete"))
 	h.pump("the deletion", func() bool { return len(g.recs) == 0 })
+	if h.button("Delete…") != nil {
+		t.Error("the detail stays open after its photo was deleted")
+	}
 	if _, err := h.cat.Get(context.Background(), id); !cloud.IsNotFound(err) {
 		t.Errorf("the record is still there after delete: %v", err)
 	}

@@ -44,6 +44,9 @@ type galleryView struct {
 	gen     int // bumped by every new listing: pages of an older one are dropped
 	query   cloud.Query
 	loaded  bool // a listing was made since the last change
+
+	// The open detail and its delete confirmation, for Escape.
+	detail, confirm dialog.Dialog
 }
 
 func newGalleryView(u *UI) *galleryView {
@@ -286,6 +289,8 @@ func (g *galleryView) openDetail(rec *cloud.Record) {
 	split := container.NewHSplit(img, side)
 	split.Offset = 0.6
 	d = dialog.NewCustom(cellTitle(rec), "Close", split, g.u.win)
+	d.SetOnClosed(func() { g.detail = nil })
+	g.detail = d
 	size := g.u.win.Canvas().Size()
 	d.Resize(fyne.NewSize(size.Width*0.9, size.Height*0.9))
 	d.Show()
@@ -302,6 +307,20 @@ func (g *galleryView) openDetail(rec *cloud.Record) {
 			img.Refresh()
 		})
 	})
+}
+
+// escape closes the topmost dialog of the gallery; it reports whether
+// there was one. Escape on a confirmation keeps the photo.
+func (g *galleryView) escape() bool {
+	switch {
+	case g.confirm != nil:
+		g.confirm.Hide()
+	case g.detail != nil:
+		g.detail.Hide()
+	default:
+		return false
+	}
+	return true
 }
 
 // readForDisplay reads a stored original and reduces it for the screen.
@@ -340,6 +359,8 @@ func (g *galleryView) confirmDelete(rec *cloud.Record, closeDetail func()) {
 	c.SetConfirmText("Delete")
 	c.SetDismissText("Keep")
 	c.SetConfirmImportance(widget.DangerImportance)
+	c.SetOnClosed(func() { g.confirm = nil })
+	g.confirm = c
 	c.Show()
 }
 
