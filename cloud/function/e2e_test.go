@@ -40,14 +40,16 @@ var builds struct {
 	once      sync.Once
 	bootstrap string
 	rie       string
-	err       error
+	err       error // the bootstrap does not build: a failure
+	rieErr    error // the emulator cannot be had (offline?): Missing
 }
 
 // lambdaBinaries builds the real bootstrap (as `make lambda` does, for this
 // machine's architecture) and the emulator, once per test binary. The
 // emulator is kept in the user's cache folder by version, so later runs only
-// check that it is there.
-func lambdaBinaries(t *testing.T) (bootstrap, rie string) {
+// check that it is there. Without needRIE, a missing emulator is no reason to
+// skip.
+func lambdaBinaries(t *testing.T, needRIE bool) (bootstrap, rie string) {
 	t.Helper()
 	if runtime.GOOS != "linux" {
 		t.Skip("the Lambda runtime emulator and the bootstrap run on Linux only")
@@ -74,10 +76,13 @@ func lambdaBinaries(t *testing.T) (bootstrap, rie string) {
 			builds.err = fmt.Errorf("building the bootstrap: %v\n%s", err, out)
 			return
 		}
-		builds.rie, builds.err = buildRIE(goCmd)
+		builds.rie, builds.rieErr = buildRIE(goCmd)
 	})
 	if builds.err != nil {
 		t.Fatal(builds.err)
+	}
+	if needRIE && builds.rieErr != nil {
+		emulator.Missing(t, builds.rieErr.Error())
 	}
 	return builds.bootstrap, builds.rie
 }
@@ -126,7 +131,7 @@ func TestBootstrapUnderLambdaEmulator(t *testing.T) {
 		}
 	}
 	labeller := onDevice(t) // behind the local Vision server
-	bootstrap, rie := lambdaBinaries(t)
+	bootstrap, rie := lambdaBinaries(t, true)
 	t.Logf("bootstrap and emulator ready after %v", time.Since(start).Round(time.Millisecond))
 
 	dir := t.TempDir()
@@ -279,7 +284,7 @@ func invoke(t *testing.T, addr string, ev events.S3Event) function.Result {
 // Built for Lambda, the bootstrap has no on-device labeller, and says so
 // when it starts rather than failing each photo.
 func TestBootstrapRefusesOnDeviceLabeller(t *testing.T) {
-	bootstrap, _ := lambdaBinaries(t)
+	bootstrap, _ := lambdaBinaries(t, false)
 	cfg := filepath.Join(t.TempDir(), "config.toml")
 	if err := os.WriteFile(cfg, []byte("[labeller]\nprovider = \"ondevice\"\n"),
 		0o644); err != nil {
@@ -295,5 +300,30 @@ func TestBootstrapRefusesOnDeviceLabeller(t *testing.T) {
 	if json.Unmarshal(bytes.TrimSpace(out), &line) != nil || line.Level != "ERROR" ||
 		!strings.Contains(line.Err, `provider = "vision"`) {
 		t.Errorf("start-up said %s", out)
+	}
+}
+
+// The Lambda build must not pull in the window (Fyne, cgo OpenGL) or the
+// on-device model's cgo binding: it would not build without cgo, or would
+// carry megabytes it never runs.
+func TestBootstrapLeavesOutWindowAndCgo(t *testing.T) {
+	goCmd, err := exec.LookPath("go")
+	if err != nil {
+		emulator.Missing(t, "the go command is not on PATH")
+	}
+	cmd := exec.Command(goCmd, "list", "-tags", "lambda.norpc", "-deps",
+		"./cloud/function/cmd/bootstrap")
+	cmd.Dir = emulator.Root()
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, pkg := range strings.Fields(string(out)) {
+		if strings.HasPrefix(pkg, "fyne.io/") || pkg == "runtime/cgo" ||
+			strings.Contains(pkg, "onnxruntime") ||
+			strings.HasPrefix(pkg, "github.com/multicloud/multicloud/app") {
+			t.Errorf("the bootstrap depends on %s", pkg)
+		}
 	}
 }
