@@ -257,6 +257,30 @@ func TestGallerySearchNarrowsTheGrid(t *testing.T) {
 	h.pump("all three again", func() bool { return len(g.recs) == 3 && !g.loading })
 }
 
+func TestThumbnailsComeFromDiskOnceMade(t *testing.T) {
+	h := newHarness(t, harnessOpts{noStart: true})
+	seedRecords(t, h, []seed{{"cup", 0.7, color.RGBA{10, 200, 10, 255}}})
+	page, err := h.cat.List(context.Background(), cloud.Query{})
+	if err != nil || len(page.Records) != 1 {
+		t.Fatal(page, err)
+	}
+	rec := page.Records[0]
+	if _, err := h.ui.thumbs.make(rec); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(h.dir, "thumbs", rec.ID+".jpg")); err != nil {
+		t.Fatalf("no thumbnail on disk: %v", err)
+	}
+	// Without the original, only the file on disk can give the thumbnail.
+	if err := h.store.Delete(context.Background(), rec.Key); err != nil {
+		t.Fatal(err)
+	}
+	img, err := h.ui.thumbs.make(rec)
+	if err != nil || img.Bounds().Dx() == 0 {
+		t.Fatalf("the thumbnail was not read back from disk: %v", err)
+	}
+}
+
 func TestGalleryDeleteAsksFirst(t *testing.T) {
 	h := newHarness(t, harnessOpts{noStart: true})
 	seedRecords(t, h, []seed{{"cup", 0.7, color.RGBA{10, 200, 10, 255}}})
