@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -71,6 +72,9 @@ type UI struct {
 	pending  *pendingStore
 	thumbs   *thumbCache
 }
+
+// stopWait bounds how long closing the window waits for background work.
+const stopWait = 5 * time.Second
 
 // Shortcuts of the window, beside Space for the shutter.
 var (
@@ -187,7 +191,20 @@ func (u *UI) Stop() {
 	u.once.Do(func() {
 		u.cancel()
 		u.capture.stopPreview()
-		u.wg.Wait()
+		// Every task watches ctx, but a provider call that ignores it must
+		// not keep the window from closing: what is unfinished is in
+		// pending and is offered again at the next start.
+		done := make(chan struct{})
+		go func() {
+			u.wg.Wait()
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-time.After(stopWait):
+			slog.Warn("background work did not stop in time; closing anyway",
+				"waited", stopWait)
+		}
 		if u.thumbs != nil {
 			u.thumbs.stop()
 		}
