@@ -211,7 +211,10 @@ func (h *Handler) object(ctx context.Context, rec events.S3EventRecord) (Outcome
 
 	b, err := h.bucket(ctx, o.Bucket)
 	if err != nil {
-		return h.failed(o, err)
+		// Never the object's fault, whatever the code says: the settings or
+		// the function's permissions are wrong, and the event must be kept.
+		o.Status, o.Reason = Retry, err.Error()
+		return o, err
 	}
 	rel := key
 	if b.Prefix != "" {

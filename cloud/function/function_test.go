@@ -3,7 +3,6 @@ package function_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -405,10 +404,20 @@ func TestHandleOddEvents(t *testing.T) {
 	}
 }
 
-func TestHandlerWithoutBucketOpener(t *testing.T) {
+// A bucket that cannot be opened is never the object's fault, even when the
+// store calls the error an invalid argument (a bad endpoint in the settings):
+// the event is kept for a retry.
+func TestBucketFailuresAreRetried(t *testing.T) {
 	var h function.Handler
-	_, err := h.Handle(context.Background(), s3Event("b", "x.png"))
-	if err == nil || errors.Is(err, context.Canceled) {
-		t.Errorf("err = %v", err)
+	if _, err := h.Handle(context.Background(), s3Event("b", "x.png")); err == nil {
+		t.Error("a handler without a bucket opener succeeded")
+	}
+	h.OpenBucket = func(context.Context, string) (function.Bucket, error) {
+		return function.Bucket{}, cloud.Errorf(cloud.InvalidArgument, "s3 open",
+			"endpoint %q is not a URL", "::")
+	}
+	res, err := h.Handle(context.Background(), s3Event("b", "x.png"))
+	if err == nil || res.Objects[0].Status != function.Retry {
+		t.Errorf("err = %v, outcome %+v", err, res.Objects)
 	}
 }
