@@ -180,6 +180,10 @@ func (h *Handler) Handle(ctx context.Context, ev events.S3Event) (Result, error)
 			retry = append(retry, fmt.Errorf("%s: %w", o.Key, err))
 		}
 	}
+	// One line per invocation, for a CloudWatch metric filter or a glance.
+	log.Info("event handled", "objects", len(res.Objects), "recorded", res.Count(Recorded),
+		"duplicates", res.Count(Duplicate), "skipped", res.Count(Skipped),
+		"failed", res.Count(Failed), "retry", res.Count(Retry))
 	if len(retry) > 0 {
 		return res, fmt.Errorf("%d of %d objects failed and may succeed when Lambda retries: %w",
 			len(retry), len(res.Objects), errors.Join(retry...))
