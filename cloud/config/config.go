@@ -24,7 +24,6 @@ import (
 
 	"github.com/multicloud/multicloud/cloud"
 	"github.com/multicloud/multicloud/cloud/localstore"
-	"github.com/multicloud/multicloud/cloud/ondevice"
 	"github.com/multicloud/multicloud/cloud/sqlitecat"
 )
 
@@ -243,6 +242,27 @@ func (c *Config) Threshold() float32 {
 	return DefaultThreshold
 }
 
+// opened passes on what a provider's Open returned, as the role's interface.
+// A failed Open gives a nil interface, not one holding a nil pointer, so that
+// a caller's nil check (and Roles.Close) does what it says.
+func opened[I any, P any](p P, err error) (I, error) {
+	var zero I
+	if err != nil {
+		return zero, err
+	}
+	return any(p).(I), nil
+}
+
+// LoadExisting is Load for a file that must exist: where there is no person
+// and no local default to fall back on (the cloud function), a missing file
+// is an error.
+func LoadExisting(path string) (*Config, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("settings %s: %w", path, err)
+	}
+	return Load(path)
+}
+
 // Roles are the opened providers.
 type Roles struct {
 	Store     cloud.Store
@@ -292,7 +312,7 @@ func (c *Config) OpenStore(ctx context.Context) (cloud.Store, error) {
 	if dir == "" {
 		dir = filepath.Join(c.DataDir, "photos")
 	}
-	return localstore.Open(dir)
+	return opened[cloud.Store](localstore.Open(dir))
 }
 
 // OpenCatalogue opens the configured catalogue.
@@ -304,7 +324,7 @@ func (c *Config) OpenCatalogue(ctx context.Context) (cloud.Catalogue, error) {
 	if p == "" {
 		p = filepath.Join(c.DataDir, "catalogue.db")
 	}
-	return sqlitecat.Open(p)
+	return opened[cloud.Catalogue](sqlitecat.Open(p))
 }
 
 // OpenLabeller opens the configured labeller.
@@ -312,9 +332,5 @@ func (c *Config) OpenLabeller(ctx context.Context) (cloud.Labeller, error) {
 	if c.Labeller.Provider == "vision" {
 		return openVision(ctx, &c.Labeller.Vision, c.Threshold())
 	}
-	return ondevice.Open(ondevice.Options{
-		ModelDir:  c.Labeller.ModelDir,
-		Threshold: c.Threshold(),
-		Faces:     c.Labeller.Faces,
-	})
+	return openOnDevice(c)
 }

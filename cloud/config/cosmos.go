@@ -74,7 +74,7 @@ func openCosmos(ctx context.Context, cfg *Cosmos, owner string) (cloud.Catalogue
 		return nil, cloud.Errorf(cloud.InvalidArgument, op,
 			"catalogue.cosmos.auth %q is not \"key\" or \"entra\"", cfg.Auth)
 	}
-	return cosmoscat.Open(ctx, o)
+	return opened[cloud.Catalogue](cosmoscat.Open(ctx, o))
 }
 
 // accountKey finds the account key for host: AZURE_COSMOS_KEY first, then the

@@ -24,7 +24,7 @@ import (
 //	path_style = true
 //	create_bucket = true
 func openS3(ctx context.Context, cfg *S3) (cloud.Store, error) {
-	return s3store.Open(ctx, s3store.Options{
+	return opened[cloud.Store](s3store.Open(ctx, s3store.Options{
 		Bucket:       cfg.Bucket,
 		Prefix:       cfg.Prefix,
 		Region:       cfg.Region,
@@ -32,5 +32,5 @@ func openS3(ctx context.Context, cfg *S3) (cloud.Store, error) {
 		PathStyle:    cfg.PathStyle,
 		CreateBucket: cfg.CreateBucket,
 		Profile:      cfg.Profile,
-	})
+	}))
 }

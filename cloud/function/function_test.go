@@ -154,13 +154,9 @@ path_style = true
 	if err := os.WriteFile(cfg, []byte(toml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s, err := function.LoadSettings(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The settings' own labeller is the same model; the counting one lets
 	// the tests see what was labelled.
-	f.handler, err = s.Open(context.Background())
+	f.handler, err = function.Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,15 +25,10 @@ func main() {
 	slog.SetDefault(slog.New(slog.NewJSONHandler(os.Stdout, nil)))
 
 	path := function.SettingsPath()
-	settings, err := function.LoadSettings(path)
-	if err != nil {
-		slog.Error("cannot start", "err", err)
-		os.Exit(1)
-	}
 	// Lambda allows an instance 10 s to start; opening the catalogue may
 	// create its database and container on the first start.
 	ctx, cancel := context.WithTimeout(context.Background(), 9*time.Second)
-	h, err := settings.Open(ctx)
+	h, err := function.Open(ctx, path)
 	cancel()
 	if err != nil {
 		slog.Error("cannot start", "settings", path, "err", err)
