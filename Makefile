@@ -1,7 +1,8 @@
 # Multi-Cloud. Two commands on a fresh Debian machine:
 #   make run    installs what is missing, fetches the model, opens the window
 #   make test   the whole test suite (what CI runs)
-# Other targets: build, assets, bench, screenshot, deps, clean.
+# Other targets: build, assets, emulators, bench, screenshot, demo-clouds, lambda,
+# deps, clean.
 
 SHELL := /bin/bash
 GO ?= go
@@ -59,7 +60,9 @@ $(EMULATORS): .ci/emulators/package.json .ci/emulators/package-lock.json
 	cd .ci/emulators && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-test: deps assets emulators vet
+# test checks formatting and vet, drives the real window under Xvfb for its
+# screenshots, then runs every Go test. CI runs exactly this.
+test: deps assets emulators vet screenshot
 	$(GO) test -count=1 ./...
 
 # bench runs every benchmark (the local servers start on loopback as in the

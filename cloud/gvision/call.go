@@ -43,10 +43,10 @@ func (l *Labeller) call(parent context.Context,
 		if err == nil {
 			return resp, nil
 		}
-		if perr := parent.Err(); perr != nil {
+		if perr := endedBy(parent, err); perr != nil {
 			return nil, cloud.Wrap(cloud.CodeOf(perr), callOp, perr)
 		}
-		if ctx.Err() != nil {
+		if endedBy(ctx, err) != nil {
 			return nil, cloud.Errorf(cloud.DeadlineExceeded, callOp, "no answer from %s "+
 				"within %v (attempt %d); raise [labeller.vision] timeout if the network is "+
 				"slow", l.name, l.timeout, attempt)
@@ -78,6 +78,31 @@ func (l *Labeller) call(parent context.Context,
 		case <-t.C:
 		}
 		wait = min(2*wait, maxBackoff)
+	}
+}
+
+// endedBy returns ctx's error when the call ended because of it. The server
+// enforces the deadline the client sends it, and under load its "deadline
+// exceeded" can arrive a moment before the client's own timer fires; such an
+// answer is that deadline all the same.
+func endedBy(ctx context.Context, err error) error {
+	if cerr := ctx.Err(); cerr != nil {
+		return cerr
+	}
+	if c := status.Code(err); c != codes.DeadlineExceeded && c != codes.Canceled {
+		return nil
+	}
+	dl, ok := ctx.Deadline()
+	if !ok || time.Until(dl) > 100*time.Millisecond {
+		return nil
+	}
+	t := time.NewTimer(time.Until(dl) + 50*time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 
