@@ -387,7 +387,7 @@ func (c *captureView) begin(t task) {
 func (c *captureView) runTask(ctx context.Context, t task) {
 	job := t.job
 	if t.file != "" {
-		data, err := readPhoto(t.file)
+		data, err := photo.ReadFile(t.file)
 		if err != nil {
 			c.u.do(func() { c.finish(nil, t, err) })
 			return

@@ -5,9 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -17,11 +14,9 @@ import (
 
 	"github.com/multicloud/multicloud/cloud"
 	"github.com/multicloud/multicloud/cloud/config"
+	"github.com/multicloud/multicloud/cloud/photo"
 	"github.com/multicloud/multicloud/cloud/pipeline"
 )
-
-// MaxFileBytes bounds the size of a file that import reads into memory.
-const MaxFileBytes = 256 << 20
 
 func init() {
 	commands["import"] = command{flags: importFlags, run: runImport}
@@ -90,55 +85,9 @@ type importLine struct {
 	*cloud.Record
 }
 
-var photoExts = map[string]bool{".jpg": true, ".jpeg": true, ".png": true, ".gif": true,
-	".webp": true}
-
-// expand turns the arguments into files: a folder gives its photos, a file
-// is taken as it is (so that a wrongly named file is reported, not skipped).
-func expand(args []string) []string {
-	var files []string
-	for _, a := range args {
-		fi, err := os.Stat(a)
-		if err != nil || !fi.IsDir() {
-			files = append(files, a)
-			continue
-		}
-		filepath.WalkDir(a, func(p string, d fs.DirEntry, err error) error {
-			if err == nil && !d.IsDir() && photoExts[strings.ToLower(filepath.Ext(p))] {
-				files = append(files, p)
-			}
-			return nil
-		})
-	}
-	return files
-}
-
-func readPhoto(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, errors.New("no such file")
-		}
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if fi.IsDir() {
-		return nil, errors.New("is a folder")
-	}
-	if fi.Size() > MaxFileBytes {
-		return nil, fmt.Errorf("the file is %d MiB; photos over %d MiB are not imported",
-			fi.Size()>>20, MaxFileBytes>>20)
-	}
-	return io.ReadAll(f)
-}
-
 func runImport(ctx context.Context, g *Globals, env Env, o any, args []string) error {
 	opts := o.(*importOpts)
-	files := expand(args)
+	files := photo.Expand(args...)
 	if len(files) == 0 {
 		return errors.New("import needs at least one photo or folder")
 	}
@@ -166,7 +115,7 @@ func runImport(ctx context.Context, g *Globals, env Env, o any, args []string) e
 		go func() {
 			defer wg.Done()
 			for i := range work {
-				data, err := readPhoto(files[i])
+				data, err := photo.ReadFile(files[i])
 				if err != nil {
 					results[i] <- result{err: err}
 					continue
