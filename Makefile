@@ -2,7 +2,7 @@
 #   make run    installs what is missing, fetches the model, opens the window
 #   make test   the whole test suite (what CI runs)
 # Other targets: build, assets, emulators, bench, screenshot, demo-clouds, lambda,
-# deps, clean.
+# package, deps, clean.
 
 SHELL := /bin/bash
 GO ?= go
@@ -18,7 +18,7 @@ APT_BUILD := gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-
 APT_RUN := xvfb xauth libgl1-mesa-dri imagemagick xdotool
 APT_ALL := $(APT_BUILD) $(APT_RUN)
 
-.PHONY: all run build test vet bench deps clean emulators demo-clouds
+.PHONY: all run build test vet bench deps clean emulators demo-clouds package
 
 all: build
 
@@ -80,8 +80,26 @@ bench: deps assets emulators
 demo-clouds: build emulators
 	$(GO) run ./internal/democlouds ./$(BIN) $(DEMO_ARGS)
 
+# package makes a folder and a tarball for this machine's OS and processor:
+# the program with its model, ONNX Runtime library and licences in models/
+# beside it, where the program looks first. It then runs the packaged copy from
+# another folder on a photo, so a package that cannot find its model fails
+# here rather than on a user's machine. (Windows and macOS packages are built
+# on those systems: the cgo OpenGL code needs their toolchains.)
+PKG_NAME := $(BIN)-$(shell $(GO) env GOOS)-$(shell $(GO) env GOARCH)
+package: build
+	rm -rf dist/$(PKG_NAME) && mkdir -p dist/$(PKG_NAME)/models
+	cp $(BIN) README.md dist/$(PKG_NAME)/
+	cp $(ASSETS_FILES) $(ASSETS_MODELS)/LICENSE.* dist/$(PKG_NAME)/models/
+	tar -C dist -czf dist/$(PKG_NAME).tar.gz $(PKG_NAME)
+	@check=$$(mktemp -d) && cd $$check && \
+	  $(CURDIR)/dist/$(PKG_NAME)/$(BIN) --data $$check/data --config $$check/none.toml \
+	    import --json $(CURDIR)/../shared/photos/coffee.png | grep -q '"name":"cup"' && \
+	  rm -rf $$check && echo "dist/$(PKG_NAME).tar.gz: run from another folder, it labels coffee.png as cup"
+
 clean:
 	rm -f $(BIN) $(BIN).exe
+	rm -rf dist
 
 # screenshot runs the real window under Xvfb on a fresh data folder with the
 # shared photos as its camera, takes a photo with Space, opens the gallery
