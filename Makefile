@@ -45,7 +45,7 @@ build: deps assets
 # run opens the window on the embedded default (local folder, on-device
 # model, SQLite). Without a display it says so; use `make screenshot` there.
 run: build
-	./$(BIN)
+	case "$$LANG" in C|C.*|POSIX) export LANG=en_US.UTF-8;; esac; ./$(BIN)
 
 vet:
 	@bad=$$(gofmt -l $$(git ls-files '*.go')); \

@@ -118,14 +118,17 @@ func Main(args []string, env Env) int {
 func run(ctx context.Context, args []string, env Env) error {
 	var g Globals
 	fs := flag.NewFlagSet("multicloud", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
-	fs.Usage = func() { printUsage(env.Stderr) }
+	// The flag package would print its message and then the usage; the
+	// usage is printed once, to standard output, for -h, and a bad flag is
+	// one line on standard error.
+	fs.SetOutput(io.Discard)
 	addGlobals(fs, &g)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			printUsage(env.Stdout)
 			return nil
 		}
+		fmt.Fprintf(env.Stderr, "multicloud: %v (see multicloud --help)\n", err)
 		return errUsage
 	}
 	args = fs.Args()
@@ -147,18 +150,21 @@ func run(ctx context.Context, args []string, env Env) error {
 			printUsage(env.Stdout)
 			return nil
 		}
-		fmt.Fprintf(env.Stderr, "multicloud: unknown command %q\n\n", cmd)
-		printUsage(env.Stderr)
+		fmt.Fprintf(env.Stderr, "multicloud: unknown command %q (see multicloud --help)\n", cmd)
 		return errUsage
 	}
 	cfs := flag.NewFlagSet("multicloud "+cmd, flag.ContinueOnError)
-	cfs.SetOutput(env.Stderr)
+	cfs.SetOutput(io.Discard)
 	addGlobals(cfs, &g)
 	opts := c.flags(cfs)
 	if err := cfs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(env.Stdout, "Usage of multicloud %s:\n", cmd)
+			cfs.SetOutput(env.Stdout)
+			cfs.PrintDefaults()
 			return nil
 		}
+		fmt.Fprintf(env.Stderr, "multicloud %s: %v (see multicloud %s -h)\n", cmd, err, cmd)
 		return errUsage
 	}
 	return c.run(ctx, &g, env, opts, cfs.Args())

@@ -88,6 +88,9 @@ type importLine struct {
 func runImport(ctx context.Context, g *Globals, env Env, o any, args []string) error {
 	opts := o.(*importOpts)
 	files := photo.Expand(args...)
+	if len(files) == 0 && len(args) > 0 {
+		return fmt.Errorf("no .jpg .jpeg .png .gif .webp files in %s", strings.Join(args, ", "))
+	}
 	if len(files) == 0 {
 		return errors.New("import needs at least one photo or folder")
 	}

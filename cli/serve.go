@@ -50,8 +50,10 @@ func runServe(ctx context.Context, g *Globals, env Env, o any, args []string) er
 	}
 	if err := opts.fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(env.Stdout, serveUsage, visionserver.DefaultAddr)
 			return nil
 		}
+		fmt.Fprintf(env.Stderr, "multicloud serve vision: %v (see multicloud serve -h)\n", err)
 		return errUsage
 	}
 	if opts.fs.NArg() > 0 {

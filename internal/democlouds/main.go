@@ -40,9 +40,14 @@ func main() {
 		if dir, err = os.MkdirTemp("", "multicloud-demo-"); err != nil {
 			log.Fatal(err)
 		}
-		defer os.RemoveAll(dir)
 	}
-	os.Exit(run(dir, flag.Args()))
+	code := run(dir, flag.Args())
+	// os.Exit skips deferred calls, so the temporary folder (with the
+	// run's private key) is removed here.
+	if *keep == "" {
+		os.RemoveAll(dir)
+	}
+	os.Exit(code)
 }
 
 func run(dir string, app []string) int {
