@@ -21,6 +21,7 @@ import (
 	"context"
 	"fmt"
 	"image"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -133,6 +134,14 @@ func initORT(lib string) error {
 	ort.SetSharedLibraryPath(lib)
 	if err := ort.InitializeEnvironment(ort.WithLogLevelError()); err != nil {
 		return err
+	}
+	// Photos are private: ONNX Runtime's usage telemetry (on Windows builds)
+	// stays off. It still keeps a device id file in the user's cache folder
+	// (~/.cache/Microsoft/DeveloperTools/.onnxruntime on Linux), which the
+	// library writes when the environment is created and offers no way to
+	// turn off.
+	if err := ort.DisableTelemetry(); err != nil {
+		slog.Debug("could not switch off ONNX Runtime telemetry", "err", err)
 	}
 	ortEnv.ready, ortEnv.lib = true, lib
 	return nil
