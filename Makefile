@@ -92,7 +92,7 @@ package: build
 	cp $(BIN) README.md dist/$(PKG_NAME)/
 	cp $(ASSETS_FILES) $(ASSETS_MODELS)/LICENSE.* dist/$(PKG_NAME)/models/
 	tar -C dist -czf dist/$(PKG_NAME).tar.gz $(PKG_NAME)
-	@check=$$(mktemp -d) && cd $$check && \
+	@check=$$(mktemp -d) && cd $$check && : > none.toml && \
 	  $(CURDIR)/dist/$(PKG_NAME)/$(BIN) --data $$check/data --config $$check/none.toml \
 	    import --json $(CURDIR)/../shared/photos/coffee.png | grep -q '"name":"cup"' && \
 	  rm -rf $$check && echo "dist/$(PKG_NAME).tar.gz: run from another folder, it labels coffee.png as cup"

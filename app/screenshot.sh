@@ -24,6 +24,7 @@ fi
 
 work=$(mktemp -d)
 log=$work/window.log
+: >"$work/config.toml" # empty settings: the embedded default
 pid=
 cleanup() {
 	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then

@@ -133,7 +133,9 @@ func run(ctx context.Context, args []string, env Env) error {
 	}
 	args = fs.Args()
 	if len(args) == 0 {
-		cfg, err := loadConfig(&g, env)
+		// The window may be given a settings file that does not exist yet:
+		// Settings creates it when saved.
+		cfg, err := loadSettings(&g, env, false)
 		if err != nil {
 			return err
 		}
@@ -157,7 +159,8 @@ func run(ctx context.Context, args []string, env Env) error {
 	cfs.SetOutput(io.Discard)
 	addGlobals(cfs, &g)
 	opts := c.flags(cfs)
-	if err := cfs.Parse(args); err != nil {
+	positional, err := parseInterspersed(cfs, args)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintf(env.Stdout, "Usage of multicloud %s:\n", cmd)
 			cfs.SetOutput(env.Stdout)
@@ -167,7 +170,32 @@ func run(ctx context.Context, args []string, env Env) error {
 		fmt.Fprintf(env.Stderr, "multicloud %s: %v (see multicloud %s -h)\n", cmd, err, cmd)
 		return errUsage
 	}
-	return c.run(ctx, &g, env, opts, cfs.Args())
+	return c.run(ctx, &g, env, opts, positional)
+}
+
+// parseInterspersed parses flags wherever they stand among the arguments, as
+// the usage promises ("import a.jpg --json" is "import --json a.jpg"); after
+// "--" everything is an argument.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for len(args) > 0 {
+		if args[0] == "--" {
+			return append(positional, args[1:]...), nil
+		}
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if rest := fs.Args(); len(rest) > 0 && len(rest) < len(args) && args[len(args)-len(
+			rest)-1] == "--" {
+			return append(positional, rest...), nil
+		}
+		args = fs.Args()
+		if len(args) > 0 {
+			positional = append(positional, args[0])
+			args = args[1:]
+		}
+	}
+	return positional, nil
 }
 
 type command struct {
@@ -177,13 +205,24 @@ type command struct {
 
 var commands = map[string]command{}
 
+// loadConfig loads the settings for a command. A settings file named with
+// --config or MULTICLOUD_CONFIG must exist: a mistyped path would otherwise
+// run the command on the defaults without a word.
 func loadConfig(g *Globals, env Env) (*config.Config, error) {
+	return loadSettings(g, env, true)
+}
+
+func loadSettings(g *Globals, env Env, named bool) (*config.Config, error) {
 	level := slog.LevelWarn
 	if g.Verbose {
 		level = slog.LevelDebug
 	}
 	slog.SetDefault(slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level})))
-	cfg, err := config.Load(g.Config)
+	load := config.Load
+	if named && (g.Config != "" || os.Getenv("MULTICLOUD_CONFIG") != "") {
+		load = config.LoadExisting
+	}
+	cfg, err := load(g.Config)
 	if err != nil {
 		return nil, err
 	}

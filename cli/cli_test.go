@@ -18,7 +18,7 @@ import (
 func run(t *testing.T, data string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	cfg := filepath.Join(data, "none.toml")
+	cfg := emptySettings(t, data)
 	full := append([]string{"--data", data, "--config", cfg}, args...)
 	code = cli.Main(full, cli.Env{Stdout: &out, Stderr: &errb})
 	return out.String(), errb.String(), code
@@ -175,4 +175,38 @@ func writeFile(t *testing.T, dir, name, content string) string {
 
 func quietEnv() cli.Env {
 	return cli.Env{Stdout: io.Discard, Stderr: io.Discard}
+}
+
+// emptySettings is a settings file with nothing in it: the embedded default.
+func emptySettings(tb testing.TB, dir string) string {
+	p := filepath.Join(dir, "empty.toml")
+	if err := os.WriteFile(p, nil, 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
+
+// A settings file named on the command line must exist: a typo in its path
+// must not quietly run on the defaults.
+func TestNamedSettingsFileMustExist(t *testing.T) {
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	code := cli.Main([]string{"--data", dir, "--config", filepath.Join(dir, "typo.toml"), "list"},
+		cli.Env{Stdout: &out, Stderr: &errb})
+	if code != 1 || !strings.Contains(errb.String(), "typo.toml") {
+		t.Errorf("exit %d, stderr %q", code, errb.String())
+	}
+}
+
+// Options may follow the file names, as the usage says.
+func TestOptionsAfterArguments(t *testing.T) {
+	data := t.TempDir()
+	_, errs, code := run(t, data, "import", filepath.Join(data, "missing.jpg"), "--json")
+	if code != 1 || strings.Contains(errs, "--json") || !strings.Contains(errs, "missing.jpg") {
+		t.Errorf("exit %d, stderr %q: --json was taken for a file", code, errs)
+	}
+	_, errs, _ = run(t, data, "import", "--", "--json")
+	if !strings.Contains(errs, "--json: no such file") {
+		t.Errorf("after --, --json must be a file name: %q", errs)
+	}
 }

@@ -64,7 +64,7 @@ func TestThreeCloudsEndToEnd(t *testing.T) {
 		}
 		return byName
 	}
-	embedded := []string{"--data", t.TempDir(), "--config", filepath.Join(t.TempDir(), "x.toml")}
+	embedded := []string{"--data", t.TempDir(), "--config", emptySettings(t, t.TempDir())}
 	inClouds := []string{"--data", t.TempDir(), "--config", cloudCfg}
 	local := importAll(embedded...)
 	remote := importAll(inClouds...)

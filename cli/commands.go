@@ -234,6 +234,9 @@ func runList(ctx context.Context, g *Globals, env Env, o any, args []string) err
 	if len(args) > 0 {
 		return fmt.Errorf("list takes no arguments (got %q); use --label to search", args[0])
 	}
+	if *opts.limit < 0 {
+		return fmt.Errorf("--limit %d is negative; 0 lists every record", *opts.limit)
+	}
 	if *opts.minScore < 0 || *opts.minScore > 1 {
 		return fmt.Errorf("--min-score %v is not between 0 and 1", *opts.minScore)
 	}

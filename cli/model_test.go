@@ -39,7 +39,7 @@ func BenchmarkImportFolder(b *testing.B) {
 		data := b.TempDir()
 		b.StartTimer()
 		if code := cli.Main(append([]string{"--data", data, "--config",
-			filepath.Join(data, "none.toml"), "import"}, files...), quietEnv()); code != 0 {
+			emptySettings(b, data), "import"}, files...), quietEnv()); code != 0 {
 			b.Fatalf("import exited %d", code)
 		}
 	}

@@ -44,8 +44,13 @@ func serveFlags(fs *flag.FlagSet) any {
 
 func runServe(ctx context.Context, g *Globals, env Env, o any, args []string) error {
 	opts := o.(*serveOpts)
-	if len(args) == 0 || args[0] != "vision" {
+	if len(args) == 0 {
 		fmt.Fprintf(env.Stderr, serveUsage, visionserver.DefaultAddr)
+		return errUsage
+	}
+	if args[0] != "vision" {
+		fmt.Fprintf(env.Stderr, "multicloud serve: unknown server %q; the only one is "+
+			"\"vision\" (see multicloud serve -h)\n", args[0])
 		return errUsage
 	}
 	if err := opts.fs.Parse(args[1:]); err != nil {
