@@ -59,6 +59,26 @@ func Open(ctx context.Context, path string) (*Handler, error) {
 	}, nil
 }
 
+// CheckSettings reads a settings file meant for the function and says what
+// would stop the function from starting, before it is packaged and deployed:
+// an unknown key, an on-device labeller (the Lambda build has none), a
+// SQLite catalogue (a file in Lambda lives only as long as one instance).
+func CheckSettings(path string) error {
+	cfg, err := config.LoadExisting(path)
+	if err != nil {
+		return err
+	}
+	if cfg.Labeller.Provider != "vision" {
+		return fmt.Errorf("settings %s: the function labels with Google Cloud Vision only; "+
+			"set [labeller] provider = \"vision\"", path)
+	}
+	if cfg.Catalogue.Provider != "cosmos" {
+		return fmt.Errorf("settings %s: the function records in Cosmos DB only (a SQLite file "+
+			"would not outlive the instance); set [catalogue] provider = \"cosmos\"", path)
+	}
+	return nil
+}
+
 // bucketOpener opens an event's bucket with the settings' region and
 // endpoint. When it is the app's own bucket, the app's prefix is kept so that
 // the keys recorded are the ones the app opens. The AWS profile setting is not

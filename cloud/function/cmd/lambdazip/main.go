@@ -9,7 +9,9 @@
 // as 0644. Times are fixed, so the same inputs make the same zip, byte for
 // byte, and a deploy of an unchanged function changes nothing.
 //
-// It exists so that `make lambda` needs nothing but Go: no zip program.
+// It exists so that `make lambda` needs nothing but Go: no zip program. A
+// config.toml is checked first (function.CheckSettings), so that settings the
+// function cannot start with are refused here rather than after a deploy.
 package main
 
 import (
@@ -23,6 +25,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/multicloud/multicloud/cloud/function"
 )
 
 func main() {
@@ -60,6 +64,12 @@ func write(out string, args []string) error {
 			return fmt.Errorf("%q is not a new name inside the package", name)
 		}
 		seen[name] = true
+		if name == "config.toml" {
+			if err := function.CheckSettings(src); err != nil {
+				f.Close()
+				return err
+			}
+		}
 		if err := add(zw, name, src); err != nil {
 			f.Close()
 			return err

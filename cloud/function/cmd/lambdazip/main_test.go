@@ -13,7 +13,11 @@ func TestPackageHasExecutableBootstrapAndIsReproducible(t *testing.T) {
 	boot := filepath.Join(dir, "bootstrap")
 	cfg := filepath.Join(dir, "function.toml")
 	os.WriteFile(boot, []byte("#!/bin/sh\n"), 0o700)
-	os.WriteFile(cfg, []byte("owner = \"ana\"\n"), 0o600)
+	example, err := os.ReadFile(filepath.Join("..", "..", "function.example.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(cfg, example, 0o600)
 	out := filepath.Join(dir, "function.zip")
 	if err := write(out, []string{boot, "config.toml=" + cfg}); err != nil {
 		t.Fatal(err)
@@ -61,5 +65,27 @@ func TestPackageRefusals(t *testing.T) {
 	}
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Error("a refused package was left behind")
+	}
+}
+
+// Settings the function could not start with are refused before packaging.
+func TestRefusesSettingsTheFunctionCannotRun(t *testing.T) {
+	dir := t.TempDir()
+	boot := filepath.Join(dir, "bootstrap")
+	os.WriteFile(boot, []byte("#!/bin/sh\n"), 0o700)
+	for name, body := range map[string]string{
+		"on-device": "[labeller]\nprovider = \"ondevice\"\n",
+		"sqlite":    "[labeller]\nprovider = \"vision\"\n",
+		"typo":      "[labeler]\nprovider = \"vision\"\n",
+	} {
+		cfg := filepath.Join(dir, name+".toml")
+		os.WriteFile(cfg, []byte(body), 0o600)
+		out := filepath.Join(dir, name+".zip")
+		if err := write(out, []string{boot, "config.toml=" + cfg}); err == nil {
+			t.Errorf("%s: packaged", name)
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Errorf("%s: a zip was written", name)
+		}
 	}
 }
