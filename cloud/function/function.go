@@ -44,6 +44,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/multicloud/multicloud/cloud"
+	"github.com/multicloud/multicloud/cloud/photo"
 	"github.com/multicloud/multicloud/cloud/pipeline"
 )
 
@@ -136,16 +137,12 @@ func (r Result) Count(s Status) int {
 	return n
 }
 
-// photoExts are the extensions looked at; anything else is skipped unread.
-var photoExts = map[string]bool{".jpg": true, ".jpeg": true, ".png": true, ".gif": true,
-	".webp": true}
-
 // photoTypes are the sniffed content types the pipeline decodes.
 var photoTypes = map[string]bool{"image/jpeg": true, "image/png": true, "image/gif": true,
-	"image/webp": true}
+	"image/webp": true, "image/bmp": true}
 
 // appKey is the layout of pipeline.ObjectKey.
-var appKey = regexp.MustCompile(`^\d{4}/\d{2}/\d{2}/[0-9a-f]{64}\.(jpg|png|gif|webp)$`)
+var appKey = regexp.MustCompile(`^\d{4}/\d{2}/\d{2}/[0-9a-f]{64}\.(jpg|png|gif|webp|bmp)$`)
 
 // Handle labels and records the photos of an S3 event. It returns an error
 // only when some object failed for a reason other than the object itself, so
@@ -209,8 +206,8 @@ func (h *Handler) object(ctx context.Context, rec events.S3EventRecord) (Outcome
 		return o, nil
 	}
 	o.Key = key
-	if ext := strings.ToLower(path.Ext(key)); !photoExts[ext] {
-		return skip("the name does not end in .jpg, .jpeg, .png, .gif or .webp")
+	if !photo.IsPhotoName(key) {
+		return skip("the name does not end in %s", strings.Join(photo.Extensions, ", "))
 	}
 
 	b, err := h.bucket(ctx, o.Bucket)
@@ -252,7 +249,7 @@ func (h *Handler) object(ctx context.Context, rec events.S3EventRecord) (Outcome
 			max)
 	}
 	if ct := http.DetectContentType(data); !photoTypes[ct] {
-		return skip("the content is %s, not a JPEG, PNG, GIF or WebP image", ct)
+		return skip("the content is %s, not a JPEG, PNG, GIF, WebP or BMP image", ct)
 	}
 
 	p := h.Pipeline

@@ -30,7 +30,7 @@ func IsPhotoName(name string) bool {
 }
 
 // Extensions are the file name extensions of the formats Decode reads.
-var Extensions = []string{".jpg", ".jpeg", ".png", ".gif", ".webp"}
+var Extensions = []string{".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp"}
 
 // Expand turns paths into files to import: a folder gives the photos below
 // it, by name; anything else is taken as it is.

@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/disintegration/imaging"
+	_ "golang.org/x/image/bmp" // what the Vision provider sends a local server
 	_ "golang.org/x/image/webp"
 
 	"github.com/multicloud/multicloud/cloud"
@@ -41,6 +42,7 @@ var contentTypes = map[string]string{
 	"png":  "image/png",
 	"gif":  "image/gif",
 	"webp": "image/webp",
+	"bmp":  "image/bmp",
 }
 
 // Extension is the file extension (with the dot) used for a content type.
@@ -54,6 +56,8 @@ func Extension(contentType string) string {
 		return ".gif"
 	case "image/webp":
 		return ".webp"
+	case "image/bmp":
+		return ".bmp"
 	}
 	return ".bin"
 }
@@ -70,7 +74,7 @@ func Inspect(data []byte, maxPixels int) (format string, width, height int, err 
 	if err != nil {
 		if errors.Is(err, image.ErrFormat) {
 			return "", 0, 0, cloud.Errorf(cloud.InvalidArgument, op,
-				"not a JPEG, PNG, GIF or WebP image")
+				"not a JPEG, PNG, GIF, WebP or BMP image")
 		}
 		return "", 0, 0, cloud.Errorf(cloud.InvalidArgument, op,
 			"the image header is damaged (%v)", err)

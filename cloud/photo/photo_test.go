@@ -45,7 +45,7 @@ func TestBadInputSaysWhy(t *testing.T) {
 		want string
 	}{
 		"empty":     {nil, "empty"},
-		"text":      {[]byte("hello, I am a text file named .jpg"), "not a JPEG, PNG, GIF or WebP"},
+		"text":      {[]byte("hello, I am a text file named .jpg"), "not a JPEG, PNG, GIF, WebP or BMP"},
 		"truncated": {roletest.Photo(t, "truncated.jpg"), "truncated"},
 	}
 	for name, c := range cases {
