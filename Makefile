@@ -66,10 +66,12 @@ test: deps assets emulators vet screenshot
 	$(GO) test -count=1 ./...
 
 # bench runs every benchmark (the local servers start on loopback as in the
-# tests) and prints a table of the figures with the project's goals.
+# tests) and prints a table of the figures with the project's goals. Three
+# seconds each: on a small shared machine the ratios need that many runs to
+# settle.
 bench: deps assets emulators
 	@mkdir -p out
-	$(GO) test -run '^$$' -bench . -benchmem ./... 2>&1 | tee out/bench.txt
+	$(GO) test -run '^$$' -bench . -benchtime 3s -benchmem ./... 2>&1 | tee out/bench.txt
 	@echo
 	@$(GO) run ./internal/benchtable < out/bench.txt
 
