@@ -208,21 +208,8 @@ func (p *Pipeline) Run(ctx context.Context, job *Job, watch func(Event)) error {
 
 	// A photo already in the catalogue is not stored or labelled again:
 	// importing a folder twice leaves one record per photo.
-	if !job.Stored {
-		existing, err := p.Catalogue.Get(ctx, job.ID)
-		switch {
-		case err == nil:
-			job.Record, job.Duplicate = existing, true
-			for _, s := range []Step{StepStore, StepLabel, StepRecord} {
-				notify(watch, Event{Step: s, State: StateSkipped})
-			}
-			return nil
-		case !cloud.IsNotFound(err):
-			// Only an optimisation: the record is written by ID, so storing
-			// and labelling now and recording later still leaves one record.
-			slog.Warn("could not check the catalogue for a duplicate", "id", job.ID,
-				"err", err)
-		}
+	if !job.Stored && p.alreadyRecorded(ctx, job, watch) {
+		return nil
 	}
 
 	if job.Stored {
@@ -279,6 +266,26 @@ func (p *Pipeline) Run(ctx context.Context, job *Job, watch func(Event)) error {
 	job.img = nil // the window keeps its own copy; a finished job need not hold pixels
 	notify(watch, Event{Step: StepRecord, State: StateDone})
 	return nil
+}
+
+// alreadyRecorded reports whether the catalogue holds job's photo, and if so
+// makes that record the job's and marks the remaining steps skipped.
+func (p *Pipeline) alreadyRecorded(ctx context.Context, job *Job, watch func(Event)) bool {
+	existing, err := p.Catalogue.Get(ctx, job.ID)
+	if err != nil {
+		if !cloud.IsNotFound(err) {
+			// Only an optimisation: the record is written by ID, so storing
+			// and labelling now and recording later still leaves one record.
+			slog.Warn("could not check the catalogue for a duplicate", "id", job.ID,
+				"err", err)
+		}
+		return false
+	}
+	job.Record, job.Duplicate = existing, true
+	for _, s := range []Step{StepStore, StepLabel, StepRecord} {
+		notify(watch, Event{Step: s, State: StateSkipped})
+	}
+	return true
 }
 
 func (j *Job) record(owner, store string) *cloud.Record {

@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"log/slog"
 
 	"github.com/multicloud/multicloud/cloud"
 )
@@ -35,20 +34,8 @@ func (p *Pipeline) PrepareStored(in Input, key, url string) (*Job, error) {
 // some other way may well be one the catalogue already holds (the app put it
 // there and recorded it), and then nothing is labelled or written again.
 func (p *Pipeline) RunStored(ctx context.Context, job *Job, watch func(Event)) error {
-	if job.Record == nil && !job.Labelled {
-		existing, err := p.Catalogue.Get(ctx, job.ID)
-		switch {
-		case err == nil:
-			job.Record, job.Duplicate = existing, true
-			for _, s := range []Step{StepStore, StepLabel, StepRecord} {
-				notify(watch, Event{Step: s, State: StateSkipped})
-			}
-			return nil
-		case !cloud.IsNotFound(err):
-			// As in Run: only an optimisation, the record is written by ID.
-			slog.Warn("could not check the catalogue for a duplicate", "id", job.ID,
-				"err", err)
-		}
+	if job.Record == nil && !job.Labelled && p.alreadyRecorded(ctx, job, watch) {
+		return nil
 	}
 	return p.Run(ctx, job, watch)
 }
