@@ -3,7 +3,7 @@
 //
 // Settings live in a TOML file, by default config.toml in the user's config
 // folder (~/.config/multicloud on Linux, ~/Library/Application Support/multicloud
-// on macOS, %AppData%\multicloud on Windows), or the file named by --config or
+// on macOS, %LOCALAPPDATA%\multicloud on Windows), or the file named by --config or
 // MULTICLOUD_CONFIG. A missing file is the embedded default: a local folder,
 // the on-device model and a SQLite catalogue under the data folder. Secrets
 // (cloud keys) are never read from or written to this file: providers take
