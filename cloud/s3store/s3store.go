@@ -81,7 +81,8 @@ var _ cloud.Store = (*Store)(nil)
 func Open(ctx context.Context, o Options) (*Store, error) {
 	const op = "s3 open"
 	if o.Bucket == "" {
-		return nil, cloud.Errorf(cloud.InvalidArgument, op, "no bucket is configured (set bucket under [store.s3])")
+		return nil, cloud.Errorf(cloud.InvalidArgument, op,
+			"no bucket is configured (set bucket under [store.s3])")
 	}
 	if o.MultipartThreshold == 0 {
 		o.MultipartThreshold = 16 << 20
