@@ -2,7 +2,7 @@
 #   make run    installs what is missing, fetches the model, opens the window
 #   make test   the whole test suite (what CI runs)
 # Other targets: build, assets, emulators, bench, screenshot, demo-clouds, lambda,
-# package, deps, clean.
+# package, package-windows, deps, clean.
 
 SHELL := /bin/bash
 GO ?= go
@@ -17,8 +17,13 @@ APT_BUILD := gcc pkg-config libgl1-mesa-dev libx11-dev libxcursor-dev libxrandr-
 	libxinerama-dev libxi-dev libxxf86vm-dev libwayland-dev libxkbcommon-dev
 APT_RUN := xvfb xauth libgl1-mesa-dri imagemagick xdotool
 APT_ALL := $(APT_BUILD) $(APT_RUN)
+# Only for `make package-windows`, which installs them itself (`make deps`, which
+# CI runs, does not): MinGW-w64's C and C++ cross-compilers (pion/mediadevices'
+# DirectShow camera driver is C++), and Python for its zipfile module.
+APT_WINDOWS := gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 python3
 
-.PHONY: all run build test vet bench deps clean emulators demo-clouds package
+.PHONY: all run build test vet bench deps deps-windows clean emulators demo-clouds package \
+	package-windows
 
 all: build
 
@@ -32,6 +37,16 @@ deps:
 	@missing=$$(for p in $(APT_ALL); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
 	command -v aws >/dev/null || missing="$$missing awscli"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing: $$missing"; \
+		sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$sudo apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+# deps-windows installs what package-windows needs on top of deps, if missing.
+deps-windows:
+	@missing=$$(for p in $(APT_WINDOWS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 		echo "installing: $$missing"; \
 		sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
@@ -86,8 +101,8 @@ demo-clouds: build emulators
 # the program with its model, ONNX Runtime library and licences in models/
 # beside it, where the program looks first. It then runs the packaged copy from
 # another folder on a photo, so a package that cannot find its model fails
-# here rather than on a user's machine. (Windows and macOS packages are built
-# on those systems: the cgo OpenGL code needs their toolchains.)
+# here rather than on a user's machine. (A macOS package must be built on macOS:
+# there is no macOS SDK here. For Windows see package-windows.)
 PKG_NAME := $(BIN)-$(shell $(GO) env GOOS)-$(shell $(GO) env GOARCH)
 package: build
 	rm -rf dist/$(PKG_NAME) && mkdir -p dist/$(PKG_NAME)/models
@@ -98,6 +113,58 @@ package: build
 	  $(CURDIR)/dist/$(PKG_NAME)/$(BIN) --data $$check/data --config $$check/none.toml \
 	    import --json $(CURDIR)/../shared/photos/coffee.png | grep -q '"name":"cup"' && \
 	  rm -rf $$check && echo "dist/$(PKG_NAME).tar.gz: run from another folder, it labels coffee.png as cup"
+
+# package-windows cross-compiles the app for 64-bit Windows with MinGW-w64 (cgo:
+# Fyne's OpenGL code and the DirectShow camera driver) and zips it as
+# dist/multicloud-windows-amd64.zip: multicloud.exe, README.md and models/ with
+# the model, onnxruntime.dll (fetched by `make assets ASSETS_GOOS=windows`) and
+# the licences, the layout FindModelDir and LibraryFile look for. The first
+# build takes 6 to 10 minutes (the OpenGL code again, for Windows); later ones
+# seconds. To vet the Windows build: $(WIN_GOENV) go vet ./...
+# (plain `GOOS=windows go vet` turns cgo off, and Fyne's OpenGL needs it).
+#
+# It is built here but cannot be run here (Debian's wine cannot run Go >= 1.24
+# programs), so the checks are static: a 64-bit PE file that imports only DLLs
+# every Windows has. static_windows.go links MinGW's C/C++ runtimes in;
+# without it the .exe would need libstdc++-6.dll and libgcc_s_seh-1.dll.
+# onnxruntime.dll itself needs the Microsoft Visual C++ 2015-2022
+# Redistributable (x64), which the package does not include.
+#
+# No -ldflags -H=windowsgui, although it would stop a console window opening
+# beside the window: the same .exe is the command-line tool, and a GUI-
+# subsystem program started from cmd.exe or PowerShell gets no console, so
+# `multicloud.exe import ...` would print nothing (output only reached a file or
+# pipe it was redirected to) and the prompt would return at once without its
+# exit code.
+WIN_PKG := $(BIN)-windows-amd64
+WIN_GOENV := GOOS=windows GOARCH=amd64 CGO_ENABLED=1 \
+	CC=x86_64-w64-mingw32-gcc CXX=x86_64-w64-mingw32-g++
+# DLLs every Windows has in System32, lower case: what the .exe may import.
+# (Today it imports gdi32, kernel32, msvcrt, ole32, opengl32, quartz, shell32
+# and user32.)
+WIN_SYSTEM_DLLS := advapi32.dll bcrypt.dll comdlg32.dll crypt32.dll dwmapi.dll gdi32.dll \
+	imm32.dll kernel32.dll msvcrt.dll ntdll.dll ole32.dll oleaut32.dll opengl32.dll \
+	quartz.dll setupapi.dll shell32.dll shlwapi.dll user32.dll uxtheme.dll version.dll \
+	winmm.dll ws2_32.dll
+package-windows: deps-windows
+	$(MAKE) --no-print-directory assets ASSETS_GOOS=windows ASSETS_GOARCH=amd64
+	rm -rf dist/$(WIN_PKG) dist/$(WIN_PKG).zip && mkdir -p dist/$(WIN_PKG)/models
+	$(WIN_GOENV) $(GO) build -ldflags='-s -w' -o dist/$(WIN_PKG)/$(BIN).exe .
+	cp README.md dist/$(WIN_PKG)/
+	cp $(addprefix $(ASSETS_MODELS)/,centernet.onnx onnxruntime.dll facefinder) \
+		$(ASSETS_MODELS)/LICENSE.* dist/$(WIN_PKG)/models/
+	@file -b dist/$(WIN_PKG)/$(BIN).exe | grep -q '^PE32+ executable.*x86-64' || { \
+	  echo "package-windows: $(BIN).exe is not a 64-bit Windows program" >&2; exit 1; }
+	@dlls=$$(x86_64-w64-mingw32-objdump -p dist/$(WIN_PKG)/$(BIN).exe | \
+	  sed -n 's/^[[:space:]]*DLL Name: //p' | tr A-Z a-z | sort -u); \
+	bad=$$(for d in $$dlls; do case " $(WIN_SYSTEM_DLLS) " in *" $$d "*) ;; *) echo $$d;; esac; \
+	  done); \
+	if [ -n "$$bad" ]; then \
+	  echo "package-windows: $(BIN).exe needs DLLs Windows does not have:" $$bad >&2; exit 1; fi; \
+	echo "$(BIN).exe imports only system DLLs:" $$dlls
+	cd dist && python3 -m zipfile -c $(WIN_PKG).zip $(WIN_PKG)
+	@python3 -m zipfile -l dist/$(WIN_PKG).zip
+	@echo "dist/$(WIN_PKG).zip: built here, not run here (no Windows)"
 
 clean:
 	rm -f $(BIN) $(BIN).exe
