@@ -33,26 +33,27 @@ include assets/assets.mk
 # npm (for `npm pack` of the model) is taken from Debian only when the machine
 # has no npm of its own: Debian's would conflict with a Node.js already there.
 # The AWS CLI is only for the tests that check S3 objects interoperate with it.
-deps:
-	@missing=$$(for p in $(APT_ALL); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
-	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
-	command -v aws >/dev/null || missing="$$missing awscli"; \
+# apt_install,PACKAGES[,SHELL]: install those of PACKAGES that are missing, as
+# root or through sudo. SHELL may add more names to $$missing first.
+define apt_install
+	@missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	$(2) \
 	if [ -n "$$missing" ]; then \
 		echo "installing: $$missing"; \
 		sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$sudo apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends \
+			$$missing; \
 	fi
+endef
+
+deps:
+	$(call apt_install,$(APT_ALL),command -v npm >/dev/null || missing="$$missing nodejs npm"; \
+		command -v aws >/dev/null || missing="$$missing awscli";)
 
 # deps-windows installs what package-windows needs on top of deps, if missing.
 deps-windows:
-	@missing=$$(for p in $(APT_WINDOWS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-		echo "installing: $$missing"; \
-		sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$sudo apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing; \
-	fi
+	$(call apt_install,$(APT_WINDOWS))
 
 build: deps assets
 	$(GO) build -o $(BIN) .
