@@ -6,17 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	_ "image/gif" // registered for image.Decode
-	_ "image/jpeg"
-	_ "image/png"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"golang.org/x/image/draw"
-	_ "golang.org/x/image/webp"
+
+	photodec "github.com/multicloud/multicloud/cloud/photo"
 )
 
 // Defaults of the file source: a new photo every ~2 s, shown at 10 frames per second so a
@@ -24,13 +21,7 @@ import (
 const (
 	fileInterval = 2 * time.Second
 	fileFPS      = 10
-	// maxPixels guards against decompression bombs: a 100-megapixel photo is already
-	// 400 MB once decoded.
-	maxPixels = 100 << 20
 )
-
-var photoExts = map[string]bool{".jpg": true, ".jpeg": true, ".png": true, ".gif": true,
-	".webp": true}
 
 // fileConfig holds what tests change; zero fields take the defaults.
 type fileConfig struct {
@@ -127,7 +118,7 @@ func (f *fileSource) scan() error {
 	f.names = f.names[:0]
 	for _, e := range entries {
 		if e.Type().IsRegular() || e.Type()&os.ModeSymlink != 0 {
-			if photoExts[strings.ToLower(filepath.Ext(e.Name()))] {
+			if photodec.IsPhotoName(e.Name()) {
 				f.names = append(f.names, e.Name())
 			}
 		}
@@ -168,24 +159,19 @@ func (f *fileSource) load() *photo {
 	return nil
 }
 
+// loadPhoto decodes a photo the way an import does: upright by its EXIF
+// orientation, and refused from its header when it is too large to decode.
 func loadPhoto(path string) (*photo, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	cfg, _, err := image.DecodeConfig(bytes.NewReader(data))
+	d, err := photodec.Decode(data, 0)
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width*cfg.Height > maxPixels {
-		return nil, fmt.Errorf("unsupported size %dx%d", cfg.Width, cfg.Height)
-	}
-	img, format, err := image.Decode(bytes.NewReader(data))
-	if err != nil {
-		return nil, err
-	}
-	return &photo{name: filepath.Base(path), contentType: "image/" + format, data: data,
-		img: img}, nil
+	return &photo{name: filepath.Base(path), contentType: d.ContentType, data: data,
+		img: d.Image}, nil
 }
 
 // fit draws src scaled to fit dst, centred on black, the way a camera would frame it:

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	photodec "github.com/multicloud/multicloud/cloud/photo"
 )
 
 // photosDir holds real photos and truncated.jpg, a JPEG cut off on purpose.
@@ -43,7 +45,7 @@ func TestFileSourceCyclesThroughPhotos(t *testing.T) {
 		t.Skipf("no test photos: %v", err)
 	}
 	for _, e := range entries {
-		if photoExts[strings.ToLower(filepath.Ext(e.Name()))] && e.Name() != "truncated.jpg" {
+		if photodec.IsPhotoName(e.Name()) && e.Name() != "truncated.jpg" {
 			want[e.Name()] = true
 		}
 	}
